@@ -1,0 +1,1 @@
+"""SQLAlchemy storage backends (SQLite, PostgreSQL) sharing one schema and one set of migrations."""

@@ -1,0 +1,65 @@
+"""The change sequence: every memory write appends one row per memory, in its transaction.
+
+Derived indexes replay it to catch up; caches key on a namespace's newest sequence number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from memmimic_core.models import Change
+
+from .connection import SqlConnection
+from .schema import changes
+
+__all__ = ["ChangeLogMixin"]
+
+
+class ChangeLogMixin(SqlConnection):
+    """Append to and read the change sequence."""
+
+    def _lock_change_log(self, conn: Connection) -> None:
+        """Serialize appends until commit, so sequence order is commit order (dialect hook).
+
+        Readers remember the last sequence number they saw; a lower number committed later
+        would be skipped forever. SQLite writers are serialized already.
+        """
+
+    def _append_changes(self, conn: Connection, rows: Sequence[tuple[str, int, str]], op: str) -> None:
+        if rows:
+            self._lock_change_log(conn)
+            conn.execute(
+                sa.insert(changes),
+                [{"memory_id": i, "rowid": r, "namespace": ns, "op": op} for i, r, ns in rows],
+            )
+
+    def last_seq(self) -> int:
+        """Return the newest change's sequence number (0 when empty)."""
+        stmt = sa.select(sa.func.coalesce(sa.func.max(changes.c.seq), 0))
+        return int(self.run_read(lambda conn: conn.execute(stmt).scalar_one()))
+
+    def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
+        """Return up to ``limit`` changes after ``seq``, oldest first."""
+        c = changes.c
+        stmt = (
+            sa.select(c.seq, c.memory_id, c.rowid, c.namespace, c.op)
+            .where(c.seq > seq)
+            .order_by(c.seq)
+            .limit(limit)
+        )
+        return self.run_read(
+            lambda conn: [
+                Change(seq=int(r[0]), memory_id=r[1], rowid=int(r[2]), namespace=r[3], op=r[4])
+                for r in conn.execute(stmt)
+            ]
+        )
+
+    def generation(self, namespace: str) -> int:
+        """Return the newest change's sequence number in ``namespace`` (0 when none)."""
+        stmt = sa.select(sa.func.coalesce(sa.func.max(changes.c.seq), 0)).where(
+            changes.c.namespace == namespace
+        )
+        return int(self.run_read(lambda conn: conn.execute(stmt).scalar_one()))

@@ -1,0 +1,69 @@
+"""Embeddings stored beside each memory: float32 bytes, dimension and embedder fingerprint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from memmimic_core.models import Memory, Vector
+
+from .changelog import ChangeLogMixin
+from .connection import CHUNK
+from .rows import row_to_memory, to_blob
+from .schema import memories, memory_columns
+
+__all__ = ["EmbeddingStoreMixin"]
+
+
+class EmbeddingStoreMixin(ChangeLogMixin):
+    """Write-behind vectors, the memories still waiting for one, and counts per embedder."""
+
+    def set_embeddings(self, items: Sequence[tuple[str, Vector]], fingerprint: str) -> None:
+        """Store vectors for existing memories (unknown ids are skipped); append changes."""
+        blobs = {memory_id: to_blob(vector) for memory_id, vector in items}
+        if not blobs:
+            return
+
+        def work(conn: Connection) -> None:
+            ids = list(blobs)
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                found = conn.execute(
+                    sa.select(memories.c.id, memories.c.rowid, memories.c.namespace).where(
+                        memories.c.id.in_(chunk)
+                    )
+                ).all()
+                if not found:
+                    continue
+                conn.execute(
+                    sa.update(memories)
+                    .where(memories.c.id == sa.bindparam("b_id"))
+                    .values(
+                        embedding=sa.bindparam("b_blob"),
+                        embedding_dim=sa.bindparam("b_dim"),
+                        embedder=fingerprint,
+                    ),
+                    [{"b_id": r[0], "b_blob": blobs[r[0]][0], "b_dim": blobs[r[0]][1]} for r in found],
+                )
+                self._append_changes(conn, [(r[0], int(r[1]), r[2]) for r in found], "upsert")
+
+        self.run_write(work)
+
+    def unembedded(self, limit: int, namespace: str | None = None) -> list[Memory]:
+        """Return active memories without an embedding, oldest first."""
+        clauses = [memories.c.status == "active", memories.c.embedding.is_(None)]
+        if namespace is not None:
+            clauses.append(memories.c.namespace == namespace)
+        stmt = sa.select(*memory_columns(False)).where(*clauses).order_by(memories.c.rowid).limit(limit)
+        return self.run_read(lambda conn: [row_to_memory(r) for r in conn.execute(stmt).mappings()])
+
+    def embedder_counts(self) -> dict[str, int]:
+        """Return the number of embedded memories per embedder fingerprint."""
+        stmt = (
+            sa.select(memories.c.embedder, sa.func.count())
+            .where(memories.c.embedding.is_not(None))
+            .group_by(memories.c.embedder)
+        )
+        return self.run_read(lambda conn: {str(r[0]): int(r[1]) for r in conn.execute(stmt)})

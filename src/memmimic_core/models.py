@@ -1,0 +1,313 @@
+"""The data model shared by the core and every plugin (DESIGN §3).
+
+Plain dataclasses: they cross the plugin boundary on every call, so they stay cheap to build
+and free of behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "CXD_FUNCTIONS",
+    "Candidate",
+    "Change",
+    "Filters",
+    "Fused",
+    "HistoryEntry",
+    "Hit",
+    "Memory",
+    "MemoryPatch",
+    "NewMemory",
+    "SourceScore",
+    "Tale",
+    "TextQuery",
+    "Vector",
+    "WeightedTerm",
+]
+
+Vector = npt.NDArray[np.float32]
+CXD_FUNCTIONS: tuple[str, ...] = ("CONTROL", "CONTEXT", "DATA")
+MemoryStatus = Literal["active", "archived"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewMemory:
+    """A validated memory about to be written; the storage assigns the id and timestamps."""
+
+    namespace: str
+    content: str
+    memory_type: str = "interaction"
+    importance: float = 0.5
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    tags: Sequence[str] = ()
+    cxd_function: str | None = None
+    cxd_confidence: float | None = None
+    embedding: Vector | None = None
+    embedder: str | None = None  # the embedder's fingerprint, stored with the vector
+    valid_from: datetime | None = None
+    supersedes: str | None = None  # id of the older memory this one replaces
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """A stored memory, as the storage returns it."""
+
+    id: str
+    namespace: str
+    content: str
+    memory_type: str
+    importance: float
+    metadata: Mapping[str, Any]
+    tags: tuple[str, ...]
+    content_hash: str
+    created_at: datetime
+    updated_at: datetime
+    cxd_function: str | None = None
+    cxd_confidence: float | None = None
+    last_accessed_at: datetime | None = None
+    access_count: int = 0
+    status: MemoryStatus = "active"
+    supersedes: str | None = None
+    superseded_by: str | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    embedder: str | None = None
+    embedding: Vector | None = None
+    rowid: int = 0  # the storage's integer key: derived indexes key their entries by it
+
+    def to_dict(self, *, with_embedding: bool = False) -> dict[str, Any]:
+        """Return a JSON-ready dict (datetimes as ISO 8601 strings)."""
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            if name == "embedding":
+                continue
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[name] = value
+        if with_embedding and self.embedding is not None:
+            out["embedding"] = [float(x) for x in self.embedding]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPatch:
+    """The fields an update changes; ``None`` means unchanged."""
+
+    content: str | None = None
+    memory_type: str | None = None
+    importance: float | None = None
+    metadata: Mapping[str, Any] | None = None
+    tags: Sequence[str] | None = None
+    status: MemoryStatus | None = None
+    cxd_function: str | None = None
+    cxd_confidence: float | None = None
+    embedding: Vector | None = None
+    embedder: str | None = None
+    superseded_by: str | None = None
+    valid_to: datetime | None = None
+    clear_embedding: bool = False  # content changed but no new vector yet
+
+    def changed_fields(self) -> dict[str, Any]:
+        """Return the fields this patch sets (embedding excluded)."""
+        skip = {"embedding", "embedder", "clear_embedding"}
+        return {
+            name: getattr(self, name)
+            for name in self.__slots__
+            if name not in skip and getattr(self, name) is not None
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One recorded change of a memory: when, why, and the fields before and after."""
+
+    memory_id: str
+    version: int
+    changed_at: datetime
+    reason: str | None
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "memory_id": self.memory_id,
+            "version": self.version,
+            "changed_at": self.changed_at.isoformat(),
+            "reason": self.reason,
+            "before": dict(self.before),
+            "after": dict(self.after),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the storage's change sequence, which derived indexes replay to catch up."""
+
+    seq: int
+    memory_id: str
+    rowid: int
+    namespace: str
+    op: Literal["upsert", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Recall filters. Backends push down what they can; the engine applies the rest."""
+
+    memory_type: str | None = None
+    cxd_function: str | None = None
+    tags: tuple[str, ...] = ()  # a memory must carry every tag listed
+    since: datetime | None = None  # created_at >= since
+    until: datetime | None = None  # created_at < until
+    status: MemoryStatus | None = "active"  # None: any status
+    metadata: Mapping[str, Any] | None = None  # top-level key == value, all must match
+
+    def is_empty(self) -> bool:
+        """True when only the default status filter is set."""
+        return (
+            self.memory_type is None
+            and self.cxd_function is None
+            and not self.tags
+            and self.since is None
+            and self.until is None
+            and self.status == "active"
+            and not self.metadata
+        )
+
+    def matches(self, memory: Memory) -> bool:
+        """Return whether ``memory`` passes every filter (the engine's fallback)."""
+        if self.status is not None and memory.status != self.status:
+            return False
+        if self.memory_type is not None and memory.memory_type != self.memory_type:
+            return False
+        if self.cxd_function is not None and memory.cxd_function != self.cxd_function:
+            return False
+        if self.tags and not set(self.tags).issubset(memory.tags):
+            return False
+        if self.since is not None and memory.created_at < self.since:
+            return False
+        if self.until is not None and memory.created_at >= self.until:
+            return False
+        if self.metadata:
+            for key, value in self.metadata.items():
+                if memory.metadata.get(key) != value:
+                    return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedTerm:
+    """An extra query term with a weight in (0, 1], as an expander produces it."""
+
+    term: str
+    weight: float
+    source: str = ""  # the query word it was expanded from
+
+
+@dataclass(frozen=True, slots=True)
+class TextQuery:
+    """What a text index searches for: the user's raw text and/or weighted terms.
+
+    The text is data, never syntax: quotes, operators and parentheses are searched as words.
+    """
+
+    text: str = ""
+    terms: tuple[WeightedTerm, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One retriever's answer: a memory and its raw score (higher is better)."""
+
+    memory_id: str
+    score: float
+    matched_terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceScore:
+    """How one source (keyword, semantic, expansion) saw a hit."""
+
+    score: float  # the source's raw score
+    normalized: float  # after the ranker's per-query normalization
+    rank: int  # 1-based rank within that source
+
+
+@dataclass(frozen=True, slots=True)
+class Fused:
+    """A ranker's output for one memory."""
+
+    memory_id: str
+    score: float
+    sources: Mapping[str, SourceScore]
+    matched_terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One recall result: the memory, its final score and how each source saw it."""
+
+    memory: Memory
+    score: float
+    sources: Mapping[str, SourceScore]
+    matched_terms: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """The memory's id."""
+        return self.memory.id
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "id": self.memory.id,
+            "score": self.score,
+            "sources": {
+                name: {"score": s.score, "normalized": s.normalized, "rank": s.rank}
+                for name, s in self.sources.items()
+            },
+            "matched_terms": list(self.matched_terms),
+            "memory": self.memory.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Tale:
+    """A named narrative in a namespace; every save is a new version."""
+
+    namespace: str
+    name: str
+    content: str
+    category: str
+    tags: tuple[str, ...]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "namespace": self.namespace,
+            "name": self.name,
+            "content": self.content,
+            "category": self.category,
+            "tags": list(self.tags),
+            "version": self.version,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "deleted_at": self.deleted_at.isoformat() if self.deleted_at else None,
+        }

@@ -1,0 +1,186 @@
+"""The recall pipeline (DESIGN §5): cache → expand → retrieve → fuse → filter → hits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .models import Candidate, Filters, Fused, Hit, Memory, SourceScore, TextQuery, WeightedTerm
+from .protocols import Cache, Expander, Ranker, Storage, TextIndex, VectorIndex
+
+__all__ = ["RecallPipeline", "RecallRequest", "hits_from_json", "hits_to_json", "normalize_query"]
+
+KEYWORD, SEMANTIC, EXPANSION = "keyword", "semantic", "expansion"
+
+
+def normalize_query(text: str) -> str:
+    """Fold a query for cache keys: NFKC, case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+@dataclass(frozen=True)
+class RecallRequest:
+    """One validated recall."""
+
+    query: str
+    limit: int
+    namespace: str
+    filters: Filters
+    sources: tuple[str, ...] = (KEYWORD, SEMANTIC, EXPANSION)
+
+    def cache_key(self, fingerprint: str, generation: int) -> str:
+        """Key of the result cache: query, namespace, filters, config and data generation."""
+        f = self.filters
+        parts = {
+            "q": normalize_query(self.query),
+            "n": self.namespace,
+            "l": self.limit,
+            "s": list(self.sources),
+            "f": [
+                f.memory_type,
+                f.cxd_function,
+                sorted(f.tags),
+                f.since.isoformat() if f.since else None,
+                f.until.isoformat() if f.until else None,
+                f.status,
+                sorted((f.metadata or {}).items(), key=lambda kv: kv[0]),
+            ],
+            "c": fingerprint,
+            "g": generation,
+        }
+        blob = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
+        return hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
+def hits_to_json(hits: Sequence[Hit]) -> bytes:
+    """Serialize hits for a (possibly shared) cache: plain JSON, never pickle."""
+    return json.dumps([h.to_dict() for h in hits], ensure_ascii=False).encode()
+
+
+def hits_from_json(blob: bytes) -> list[Hit]:
+    """Rebuild hits from :func:`hits_to_json` output."""
+    out = []
+    for item in json.loads(blob):
+        m = dict(item["memory"])
+        for key in ("created_at", "updated_at", "last_accessed_at", "valid_from", "valid_to"):
+            if m.get(key):
+                m[key] = datetime.fromisoformat(m[key])
+        m["tags"] = tuple(m.get("tags") or ())
+        sources = {
+            name: SourceScore(score=s["score"], normalized=s["normalized"], rank=s["rank"])
+            for name, s in item["sources"].items()
+        }
+        out.append(
+            Hit(
+                memory=Memory(**m),
+                score=item["score"],
+                sources=sources,
+                matched_terms=tuple(item["matched_terms"]),
+            )
+        )
+    return out
+
+
+class RecallPipeline:
+    """Runs the retrievers, fuses their answers and applies the filters."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        text_index: TextIndex,
+        vector_index: VectorIndex,
+        expanders: Sequence[Expander],
+        ranker: Ranker,
+        cache: Cache,
+        embed_query: Callable[[str], Any],
+        semantic_enabled: Callable[[], bool],
+        overfetch: int,
+        min_candidates: int,
+        parallel: bool,
+    ) -> None:
+        self.storage = storage
+        self.text_index = text_index
+        self.vector_index = vector_index
+        self.expanders = list(expanders)
+        self.ranker = ranker
+        self.cache = cache
+        self._embed_query = embed_query
+        self._semantic_enabled = semantic_enabled
+        self.overfetch = overfetch
+        self.min_candidates = min_candidates
+        self._pool = (
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="memmimic-recall") if parallel else None
+        )
+
+    def expand(self, query: str) -> list[WeightedTerm]:
+        """Collect the expanders' terms, best weight per term."""
+        best: dict[str, WeightedTerm] = {}
+        for expander in self.expanders:
+            for term in expander.expand(query):
+                key = term.term.casefold()
+                if key not in best or term.weight > best[key].weight:
+                    best[key] = term
+        return list(best.values())
+
+    def retrieve(
+        self, req: RecallRequest, k: int, terms: Sequence[WeightedTerm]
+    ) -> dict[str, list[Candidate]]:
+        """Run each enabled source for ``k`` candidates, concurrently where configured."""
+        jobs: dict[str, Callable[[], list[Candidate]]] = {}
+        if KEYWORD in req.sources:
+            jobs[KEYWORD] = lambda: self.text_index.search(
+                req.namespace, TextQuery(text=req.query), k, req.filters
+            )
+        if SEMANTIC in req.sources and self._semantic_enabled():
+            jobs[SEMANTIC] = lambda: self.vector_index.search(req.namespace, self._embed_query(req.query), k)
+        if EXPANSION in req.sources and terms:
+            jobs[EXPANSION] = lambda: self.text_index.search(
+                req.namespace, TextQuery(terms=tuple(terms)), k, req.filters
+            )
+        if self._pool is None or len(jobs) < 2:
+            return {name: job() for name, job in jobs.items()}
+        # the semantic job (encoder + ANN) runs beside the keyword ones in this thread
+        futures: dict[str, Future[list[Candidate]]] = {}
+        if SEMANTIC in jobs:
+            futures[SEMANTIC] = self._pool.submit(jobs.pop(SEMANTIC))
+        results = {name: job() for name, job in jobs.items()}
+        for name, fut in futures.items():
+            results[name] = fut.result()
+        return results
+
+    def run(self, req: RecallRequest) -> list[Hit]:
+        """Return the request's hits, best first, never a filtered-out or foreign memory."""
+        terms = self.expand(req.query) if EXPANSION in req.sources and self.expanders else []
+        k = max(req.limit * self.overfetch, self.min_candidates)
+        for _attempt in range(4):
+            sources = self.retrieve(req, k, terms)
+            fused = self.ranker.fuse(sources, k)
+            hits = self._materialize(fused, req)
+            exhausted = all(len(c) < k for c in sources.values())
+            if len(hits) >= req.limit or exhausted:
+                return hits[: req.limit]
+            k *= 4  # filters removed too many: fetch deeper
+        return hits[: req.limit]
+
+    def _materialize(self, fused: Sequence[Fused], req: RecallRequest) -> list[Hit]:
+        if not fused:
+            return []
+        memories = self.storage.get([f.memory_id for f in fused], req.namespace, req.filters)
+        by_id: Mapping[str, Memory] = {m.id: m for m in memories}
+        return [
+            Hit(memory=by_id[f.memory_id], score=f.score, sources=f.sources, matched_terms=f.matched_terms)
+            for f in fused
+            if f.memory_id in by_id and req.filters.matches(by_id[f.memory_id])
+        ]
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

@@ -1,0 +1,68 @@
+"""Shared fixtures: a fresh store on the model-free defaults, and service checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def service_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Return whether a TCP server answers at host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Fail in CI, skip elsewhere, when a service the test needs is not running."""
+    if service_reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: service tests must not be skipped)")
+    pytest.skip(f"{message}; start it to run this test")
+
+
+@pytest.fixture
+def postgres_available() -> None:
+    """Require the PostgreSQL server at 127.0.0.1:5432."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+
+
+@pytest.fixture
+def redis_available() -> None:
+    """Require the Redis server at 127.0.0.1:6379."""
+    require_service("Redis", "127.0.0.1", 6379)
+
+
+def model_free_config(data_dir: Path, **overrides: Any) -> dict[str, Any]:
+    """A config on the dependency-free backends (hashing embedder, numpy, storage FTS)."""
+    config: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "embedder": {"backend": "hashing"},
+        "vector_index": {"backend": "numpy"},
+        "text_index": {"backend": "storage"},
+        "cache": {"backend": "none"},
+        "classifier": {"backend": "none"},
+        "expanders": [],
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> Iterator[Any]:
+    """A fresh store on the model-free backends."""
+    from memmimic_core.engine import MemMimic
+
+    with MemMimic(model_free_config(tmp_path / "store")) as store:
+        yield store

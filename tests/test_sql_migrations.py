@@ -1,0 +1,111 @@
+"""The SQL schema comes from Alembic migrations: from empty, idempotent on re-open."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from memmimic_core.protocols import BackendContext
+from memmimic_plugins.sql import migrate
+from memmimic_plugins.sql.postgresql import PostgresqlStorage
+from memmimic_plugins.sql.sqlite import SqliteStorage
+
+from .conftest import require_service
+
+TABLES = {"memories", "memory_tags", "memory_history", "changes", "tales", "tale_versions", "alembic_version"}
+MEMORY_INDEXES = {
+    "ix_memories_ns_created",
+    "ix_memories_ns_hash",
+    "ix_memories_ns_type",
+    "ix_memories_ns_cxd",
+    "ix_memories_ns_status",
+}
+
+
+def open_sqlite(path: Path) -> SqliteStorage:
+    return SqliteStorage(SqliteStorage.Options(path=path), BackendContext(data_dir=path.parent))
+
+
+def test_the_migrations_have_one_head() -> None:
+    assert migrate.head_revision() == "0001"
+    assert (migrate.SCRIPT_LOCATION / "env.py").is_file()
+    assert (migrate.SCRIPT_LOCATION / "script.py.mako").is_file()
+
+
+def test_sqlite_migrates_from_empty(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "store.db"
+    storage = open_sqlite(path)
+    storage.close()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        inspector = sa.inspect(engine)
+        assert set(inspector.get_table_names()) >= TABLES
+        assert {ix["name"] for ix in inspector.get_indexes("memories")} >= MEMORY_INDEXES
+        assert "ix_changes_ns_seq" in {ix["name"] for ix in inspector.get_indexes("changes")}
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0001"
+            fts = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'memories_fts'"
+            ).scalar_one()
+            triggers = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars()
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+            assert set(triggers) == {"memories_fts_insert", "memories_fts_delete", "memories_fts_update"}
+        assert "porter unicode61" in fts
+    finally:
+        engine.dispose()
+
+
+def test_reopening_a_current_store_is_a_no_op(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    from memmimic_core.models import NewMemory
+
+    first = open_sqlite(path)
+    (memory,) = first.add([NewMemory(namespace="ns", content="kept across opens")])
+    first.close()
+    second = open_sqlite(path)
+    try:
+        assert second.store.schema_revision() == migrate.head_revision()
+        assert [m.id for m in second.get([memory.id], "ns")] == [memory.id]
+        assert second.stats()["schema_revision"] == "0001"
+    finally:
+        second.close()
+
+
+def test_sqlite_pragmas_are_set_on_every_connection(tmp_path: Path) -> None:
+    options = SqliteStorage.Options(path=tmp_path / "s.db", cache_size=1234, busy_timeout_ms=4321)
+    storage = SqliteStorage(options, BackendContext(data_dir=tmp_path))
+    try:
+        engine = storage.store.engine
+        conns = [engine.connect() for _ in range(2)]  # two distinct pooled connections
+        for conn in conns:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == 1234
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 4321
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 1  # NORMAL
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 2  # MEMORY
+        for conn in conns:
+            conn.close()
+    finally:
+        storage.close()
+
+
+@pytest.mark.service
+def test_postgresql_migrates_a_new_schema_from_empty(tmp_path: Path) -> None:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    schema = f"mm_mig_{uuid.uuid4().hex[:10]}"
+    options = PostgresqlStorage.Options.model_validate({"schema": schema})
+    storage = PostgresqlStorage(options, BackendContext(data_dir=tmp_path))
+    try:
+        again = PostgresqlStorage(options, BackendContext(data_dir=tmp_path))  # re-open: no-op
+        again.close()
+        inspector = sa.inspect(storage.store.engine)
+        assert set(inspector.get_table_names(schema=schema)) >= TABLES
+        indexes = {ix["name"] for ix in inspector.get_indexes("memories", schema=schema)}
+        assert {*MEMORY_INDEXES, "ix_memories_content_tsv"} <= indexes
+        assert "content_tsv" in {c["name"] for c in inspector.get_columns("memories", schema=schema)}
+        assert storage.store.schema_revision() == "0001"
+    finally:
+        storage.drop_schema()
+        storage.close()

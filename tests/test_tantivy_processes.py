@@ -1,0 +1,142 @@
+"""Several real processes sharing one data_dir: one SQLite store, one tantivy index folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memmimic_core.models import NewMemory, TextQuery
+from memmimic_core.plugins import build_plugin_manager, collect_backends
+from memmimic_core.protocols import BackendContext
+
+pytest.importorskip("tantivy")
+
+WORKER = r"""
+import json, sys
+from pathlib import Path
+from memmimic_core.models import NewMemory, TextQuery
+from memmimic_core.plugins import build_plugin_manager, collect_backends
+from memmimic_core.protocols import BackendContext
+
+data_dir, name, count, total = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+backends = collect_backends(build_plugin_manager())
+context = BackendContext(data_dir=data_dir, store_id="shared")
+storage = backends["storage"].create("sqlite", {}, context, "storage")
+context.storage = storage
+index = backends["text_index"].create("tantivy", {"sync_on_search": False}, context, "text_index")
+for i in range(count):
+    storage.add([NewMemory(namespace="shared", content=f"shared capybara note {i} written by {name}")])
+    index.sync()
+own = index.search("shared", TextQuery(text=name), count + 5)
+# wait for the other writer, then catch up with what it wrote
+import time
+deadline = time.monotonic() + 60
+while storage.count("shared") < total and time.monotonic() < deadline:
+    time.sleep(0.05)
+index.sync()
+seen = index.search("shared", TextQuery(text="capybara"), total + 10)
+print(json.dumps({"own": len(own), "seen": len(seen), "lag": index.lag()}))
+index.close()
+storage.close()
+"""
+
+
+def open_backends(data_dir: Path, **options: Any) -> tuple[Any, Any]:
+    backends = collect_backends(build_plugin_manager())
+    context = BackendContext(data_dir=data_dir, store_id="shared")
+    storage = backends["storage"].create("sqlite", {}, context, "storage")
+    context.storage = storage
+    return storage, backends["text_index"].create("tantivy", options, context, "text_index")
+
+
+def test_two_writing_processes_each_see_every_document(tmp_path: Path) -> None:
+    count = 25
+    storage, index = open_backends(tmp_path)  # creates the database and the index first
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(tmp_path), name, str(count), str(2 * count)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("alpha", "beta")
+    ]
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    for result in results:
+        assert result == {"own": count, "seen": 2 * count, "lag": 0}
+    index.sync()
+    assert len(index.search("shared", TextQuery(text="capybara"), 100)) == 2 * count
+    assert index.stats()["documents"] == 2 * count
+    index.close()
+    storage.close()
+
+
+def test_a_process_that_cannot_get_the_lock_follows_and_catches_up_later(tmp_path: Path) -> None:
+    storage, index = open_backends(tmp_path, lock_timeout=0.2, sync_on_search=False)
+    (first,) = storage.add([NewMemory(namespace="ns", content="tapir one")])
+    index.sync()
+    (second,) = storage.add([NewMemory(namespace="ns", content="tapir two")])
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX);"
+            " print('locked', flush=True); sys.stdin.read()",
+            str(tmp_path / "tantivy.lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert index.sync() == 0
+        assert index.lag() == 1
+        assert [c.memory_id for c in index.search("ns", TextQuery(text="tapir"), 10)] == [first.id]
+    finally:
+        holder.communicate("", timeout=30)
+    assert index.sync() == 1
+    assert sorted(c.memory_id for c in index.search("ns", TextQuery(text="tapir"), 10)) == sorted(
+        [first.id, second.id]
+    )
+    index.close()
+    storage.close()
+
+
+def test_a_process_killed_mid_sync_leaves_a_usable_index(tmp_path: Path) -> None:
+    storage, index = open_backends(tmp_path, sync_on_search=False)
+    storage.add([NewMemory(namespace="ns", content=f"okapi {i}") for i in range(3000)])
+    killer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, threading\n"
+            "from pathlib import Path\n"
+            "from memmimic_core.plugins import build_plugin_manager, collect_backends\n"
+            "from memmimic_core.protocols import BackendContext\n"
+            "b = collect_backends(build_plugin_manager())\n"
+            "c = BackendContext(data_dir=Path(sys.argv[1]), store_id='shared')\n"
+            "c.storage = b['storage'].create('sqlite', {}, c, 'storage')\n"
+            "threading.Timer(0.05, lambda: os._exit(9)).start()\n"
+            "b['text_index'].create('tantivy', {'batch_size': 100}, c, 'text_index')\n",
+            str(tmp_path),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    killer.communicate(timeout=120)
+    index.sync()
+    assert index.lag() == 0
+    assert index.stats()["documents"] == 3000
+    assert len(index.search("ns", TextQuery(text="okapi"), 5000)) == 3000
+    index.close()
+    storage.close()
