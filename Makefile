@@ -24,7 +24,21 @@ $(STAMP): pyproject.toml $(VENV)/.torch-installed
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[embedded,server,test]'
 	touch $@
 
-setup: $(STAMP)
+# WordNet 3.0 for the `wordnet` expander, offline: Debian's data copied into the venv's nltk_data.
+WORDNET_STAMP = $(VENV)/share/nltk_data/corpora/wordnet/lexnames
+
+$(WORDNET_STAMP): | $(STAMP)
+	@test -f /usr/share/wordnet/data.noun || { apt-get update -qq && apt-get install -y -qq wordnet-base wordnet-sense-index; }
+	$(BIN)/python -m memmimic_core.wordnet_setup --target $(VENV)/share/nltk_data
+
+# Export the packaged MiniLM to ONNX once (offline, cached per user), so no recall pays for it.
+MODEL_STAMP = $(VENV)/.memmimic-model-ready
+
+$(MODEL_STAMP): $(STAMP)
+	$(BIN)/python -c "from memmimic_plugins.minilm import SentenceTransformersEmbedder as E; E(E.Options()).warm_up()"
+	touch $@
+
+setup: $(STAMP) $(WORDNET_STAMP) $(MODEL_STAMP)
 
 demo: setup clean-demo
 	@echo "== MemMimic tour (data in $(DEMO_HOME); config: embedded defaults) =="

@@ -191,17 +191,16 @@ def main() -> None:
             command = [sys.executable, __file__, "--child", variant, "--child-out", str(Path(tmp) / variant)]
             command += ["--locomo", str(args.locomo), "--conversations", str(args.conversations)]
             command += ["--single-chunk", str(args.single_chunk), "--cache-dir", str(args.cache_dir)]
-            children[variant] = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-            )
-            assert children[variant].stdout is not None
-            assert children[variant].stdout.readline().strip() == "ready"
-        rounds = [["batch"]] * args.passes + [["single"]] * max(1, args.queries // args.single_chunk)
-        for step, (command,) in enumerate(rounds):  # round-robin, rotating who goes first
+            spawned = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert spawned.stdout is not None
+            assert spawned.stdout.readline().strip() == "ready"
+            children[variant] = spawned
+        rounds = ["batch"] * args.passes + ["single"] * max(1, args.queries // args.single_chunk)
+        for step, step_command in enumerate(rounds):  # round-robin, rotating who goes first
             for variant in names[step % len(names) :] + names[: step % len(names)]:
                 proc = children[variant]
                 assert proc.stdin is not None and proc.stdout is not None
-                proc.stdin.write(command + "\n")
+                proc.stdin.write(step_command + "\n")
                 proc.stdin.flush()
                 assert proc.stdout.readline().strip() == "done"
         for variant, proc in children.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,10 +60,29 @@ def model_free_config(data_dir: Path, **overrides: Any) -> dict[str, Any]:
     return config
 
 
-@pytest.fixture
-def memory(tmp_path: Path) -> Iterator[Any]:
-    """A fresh store on the model-free backends."""
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
+def memory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A fresh store on the model-free backends, once on SQLite and once on PostgreSQL.
+
+    On PostgreSQL each test gets a throwaway schema (named like the ``storage`` fixture's of
+    memmimic_core.testing.plugin), dropped afterwards by the backend's own ``drop_schema``.
+    """
     from memmimic_core.engine import MemMimic
 
-    with MemMimic(model_free_config(tmp_path / "store")) as store:
-        yield store
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        require_service("PostgreSQL", "127.0.0.1", 5432)
+        overrides["storage"] = {"backend": "postgresql", "schema": f"mm_test_{uuid.uuid4().hex[:12]}"}
+    config = model_free_config(tmp_path / "store", **overrides)
+    try:
+        with MemMimic(config) as store:
+            yield store
+    finally:
+        if request.param == "postgresql":
+            from memmimic_core.migrate_store import open_storage
+
+            storage = open_storage(config)
+            try:
+                storage.drop_schema()  # type: ignore[attr-defined]
+            finally:
+                storage.close()

@@ -319,3 +319,13 @@ def test_another_process_writes_are_seen_without_reopening(
     again.sync()
     assert (again.stats()["vectors"], again.stats()["last_rebuild_reason"]) == (15, None)
     assert best(again, "ns", vectors[3]) == written[3]
+
+
+def test_a_long_lag_rebuilds_instead_of_replaying(storage: Storage, backend_context: BackendContext) -> None:
+    idx = index(backend_context, auto_sync=False, rebuild_lag=3)
+    idx.sync()
+    vectors = unit_vectors(10_001, 16, seed=25)
+    stored = add(storage, "ns", vectors)
+    idx.sync()
+    assert idx.stats()["last_rebuild_reason"] == "too far behind the storage"
+    assert (idx.stats()["vectors"], best(idx, "ns", vectors[9])) == (10_001, stored[9])

@@ -60,11 +60,19 @@ def test_unknown_options_are_config_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.service
-def test_stats_mask_the_password_and_report_the_schema(pg: PostgresqlStorage, schema: str) -> None:
-    stats = pg.stats()
-    assert stats["backend"] == "postgresql" and stats["schema"] == schema
-    assert stats["schema_bytes"] > 0 and stats["pool_size"] == 5
-    assert stats["url"].startswith("postgresql+psycopg://postgres@127.0.0.1")
+def test_stats_mask_the_password_and_report_the_schema(tmp_path: Path, schema: str) -> None:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    url = "postgresql://postgres:s3cret@127.0.0.1:5432/test"  # trust auth ignores the password
+    storage = build(tmp_path, url=url, schema=schema)
+    try:
+        stats = storage.stats()
+        assert stats["backend"] == "postgresql" and stats["schema"] == schema
+        assert stats["schema_bytes"] > 0 and stats["pool_size"] == 5
+        assert stats["url"] == "postgresql+psycopg://postgres:***@127.0.0.1:5432/test"
+        assert "s3cret" not in repr(storage.maintain())
+    finally:
+        storage.drop_schema()
+        storage.close()
 
 
 @pytest.mark.service

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from memmimic_core.errors import ConfigError, StorageError
 from memmimic_core.protocols import BackendContext
 from memmimic_plugins.sql import migrate
 from memmimic_plugins.sql.postgresql import PostgresqlStorage
@@ -91,6 +94,18 @@ def test_sqlite_pragmas_are_set_on_every_connection(tmp_path: Path) -> None:
         storage.close()
 
 
+def test_an_unopenable_file_is_a_storage_error(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    with pytest.raises(StorageError, match=r"a-folder\.db"):
+        open_sqlite(folder)
+
+
+def test_an_in_memory_database_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=":memory:"):
+        SqliteStorage(SqliteStorage.Options(path=Path(":memory:")), BackendContext(data_dir=tmp_path))
+
+
 @pytest.mark.service
 def test_postgresql_migrates_a_new_schema_from_empty(tmp_path: Path) -> None:
     require_service("PostgreSQL", "127.0.0.1", 5432)
@@ -109,3 +124,12 @@ def test_postgresql_migrates_a_new_schema_from_empty(tmp_path: Path) -> None:
     finally:
         storage.drop_schema()
         storage.close()
+
+
+def test_plugin_modules_import_without_sqlalchemy() -> None:
+    code = (
+        "import sys, memmimic_plugins.sql.sqlite, memmimic_plugins.sql.postgresql\n"
+        "heavy = [m for m in ('sqlalchemy', 'alembic', 'psycopg') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -100,6 +100,14 @@ class WeightedRanker:
             default="minmax",
             description="per source and query: minmax maps [min, max] to [0, 1]; max divides by the best",
         )
+        context_weight: NonNegativeFloat = Field(
+            default=0.0,
+            le=1.0,
+            description=(
+                "share of the best neighbour's score (the memory stored just before or after, "
+                "same namespace) added to a memory's own; applied by the recall pipeline"
+            ),
+        )
 
     def __init__(self, options: Options | None = None, context: BackendContext | None = None) -> None:
         self.options = options or self.Options()

@@ -56,21 +56,21 @@ class StorageSection(BackendSection):
 class TextIndexSection(BackendSection):
     """The keyword index."""
 
-    backend: str = "storage"
+    backend: str = "tantivy"
 
 
 class VectorIndexSection(BackendSection):
     """The vector index."""
 
-    backend: str = "numpy"
+    backend: str = "faiss"
 
 
 class EmbedderSection(BackendSection):
     """The embedder, plus the core's embedding options."""
 
-    backend: str = "hashing"
+    backend: str = "sentence-transformers"
     write_behind: bool = Field(
-        default=False,
+        default=True,
         description="remember returns once the record is durable; vectors are computed in the background",
     )
     batch_size: int = Field(default=64, ge=1, le=4096, description="texts per encode batch")
@@ -98,7 +98,7 @@ class CacheSection(BackendSection):
 class ClassifierSection(BackendSection):
     """The CXD classifier."""
 
-    backend: str = "none"
+    backend: str = "cxd"
 
 
 class AlertsConfig(BaseModel):

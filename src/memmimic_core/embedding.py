@@ -23,6 +23,7 @@ from .protocols import Embedder, Storage
 __all__ = ["EmbeddingService"]
 
 log = logging.getLogger(__name__)
+Classify = Callable[[Sequence[str], Vector], list[tuple[str | None, float | None]] | None]
 
 
 class EmbeddingService:
@@ -37,6 +38,8 @@ class EmbeddingService:
         cache_size: int,
         write_behind: bool,
         on_embedded: Callable[[], None],
+        classify: Callable[[Sequence[str], Vector], list[tuple[str | None, float | None]] | None]
+        | None = None,
     ) -> None:
         self._factory = factory
         self._embedder: Embedder | None = None
@@ -44,6 +47,7 @@ class EmbeddingService:
         self.batch_size = batch_size
         self.write_behind = write_behind
         self._on_embedded = on_embedded
+        self._classify = classify
         self._load_lock = threading.Lock()
         self._embed_lock = threading.Lock()
         self._cache: LRUCache[tuple[str, str], Vector] | None = (
@@ -116,9 +120,16 @@ class EmbeddingService:
                 pending = self._storage.unembedded(self.batch_size, namespace)
                 if not pending:
                     break
-                vectors = self.embed([m.content for m in pending])
+                texts = [m.content for m in pending]
+                vectors = self.embed(texts)
+                found = self._classify(texts, vectors) if self._classify is not None else None
+                labels = (
+                    {m.id: found[i] for i, m in enumerate(pending) if m.cxd_function is None}
+                    if found is not None
+                    else None
+                )
                 self._storage.set_embeddings(
-                    [(m.id, vectors[i]) for i, m in enumerate(pending)], self.fingerprint
+                    [(m.id, vectors[i]) for i, m in enumerate(pending)], self.fingerprint, labels
                 )
                 done += len(pending)
                 batches += 1

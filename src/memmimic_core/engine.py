@@ -84,6 +84,7 @@ class MemMimic:
                 cache_size=cfg.embedder.cache_size,
                 write_behind=cfg.embedder.write_behind,
                 on_embedded=self._sync_indexes,
+                classify=self._classify_deferred,
             )
             self._services.append(self._embedding.close)
             self.text_index: TextIndex = self._create(
@@ -234,11 +235,31 @@ class MemMimic:
             supersedes=v.check_memory_id(item["supersedes"]) if item.get("supersedes") is not None else None,
         )
 
+    def _classify_deferred(
+        self, texts: Sequence[str], vectors: Any
+    ) -> list[tuple[str | None, float | None]] | None:
+        """Labels for a write-behind batch whose classification waited for its vectors."""
+        return self._classify(texts, vectors) if self._defers_classification() else None
+
+    def _defers_classification(self) -> bool:
+        """Whether CXD labels wait for the embedding batch (write-behind + an embedding classifier)."""
+        return self._embedding.write_behind and bool(getattr(self.classifier, "uses_embeddings", False))
+
+    def _classify(self, texts: Sequence[str], vectors: Any | None) -> list[tuple[str | None, float | None]]:
+        """Classify texts, reusing their vectors when the classifier can (no second encode)."""
+        with_vectors = getattr(self.classifier, "classify_embedded", None)
+        if vectors is not None and callable(with_vectors):
+            return list(with_vectors(texts, vectors))
+        return self.classifier.classify(texts)
+
     def _enrich(self, items: list[NewMemory]) -> list[NewMemory]:
-        """Classify and (unless write-behind) embed a batch."""
+        """Embed (unless write-behind) and classify a batch."""
         texts = [m.content for m in items]
-        labels = self.classifier.classify(texts)
         vectors = None if self._embedding.write_behind else self._embedding.embed(texts)
+        if self._defers_classification():
+            labels: list[tuple[str | None, float | None]] = [(None, None)] * len(texts)
+        else:
+            labels = self._classify(texts, vectors)
         fingerprint = None if vectors is None else self._embedding.fingerprint
         out = []
         for i, m in enumerate(items):
@@ -345,13 +366,15 @@ class MemMimic:
             fields: dict[str, Any] = {}
             if content is not None:
                 fields["content"] = v.check_content(content, self.config.memory.max_content_bytes)
-                ((fn, conf),) = self.classifier.classify([fields["content"]])
-                fields.update(cxd_function=fn, cxd_confidence=conf)
+                vectors = None
                 if self._embedding.write_behind:
                     fields["clear_embedding"] = True
                 else:
-                    fields["embedding"] = self._embedding.embed([fields["content"]])[0]
+                    vectors = self._embedding.embed([fields["content"]])
+                    fields["embedding"] = vectors[0]
                     fields["embedder"] = self._embedding.fingerprint
+                ((fn, conf),) = self._classify([fields["content"]], vectors)
+                fields.update(cxd_function=fn, cxd_confidence=conf)
             if memory_type is not None:
                 fields["memory_type"] = v.check_type(memory_type)
             if importance is not None:
@@ -508,8 +531,8 @@ class MemMimic:
         cached = self.cache.get("results", key)
         if cached is not None:
             return hits_from_json(cached)
-        if SEMANTIC in req.sources and self._embedding.write_behind:
-            self._embedding.catch_up(req.namespace)  # read-your-writes by meaning
+        if self._embedding.write_behind and (SEMANTIC in req.sources or req.filters.cxd_function):
+            self._embedding.catch_up(req.namespace)  # read-your-writes by meaning and by CXD label
         hits = self._pipeline.run(req)
         self.cache.set("results", key, hits_to_json(hits))
         self._access.record(req.namespace, tuple(h.id for h in hits))

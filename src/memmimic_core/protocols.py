@@ -138,8 +138,17 @@ class Storage(Protocol):
         ...
 
     # embeddings
-    def set_embeddings(self, items: Sequence[tuple[str, Vector]], fingerprint: str) -> None:
-        """Store vectors for existing memories (write-behind, re-embed); records a change."""
+    def set_embeddings(
+        self,
+        items: Sequence[tuple[str, Vector]],
+        fingerprint: str,
+        labels: Mapping[str, tuple[str | None, float | None]] | None = None,
+    ) -> None:
+        """Store vectors for existing memories (write-behind, re-embed); records a change.
+
+        :param labels: CXD (function, confidence) per memory id, written with the vectors when
+            classification was deferred to the embedding batch; no history entry.
+        """
         ...
 
     def unembedded(self, limit: int, namespace: str | None = None) -> list[Memory]:

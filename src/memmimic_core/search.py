@@ -17,6 +17,7 @@ from .protocols import Cache, Expander, Ranker, Storage, TextIndex, VectorIndex
 __all__ = ["RecallPipeline", "RecallRequest", "hits_from_json", "hits_to_json", "normalize_query"]
 
 KEYWORD, SEMANTIC, EXPANSION = "keyword", "semantic", "expansion"
+CONTEXT = "context"  # not a retriever: the lift a memory gets from a neighbour that matched
 
 
 def normalize_query(text: str) -> str:
@@ -104,6 +105,7 @@ class RecallPipeline:
         overfetch: int,
         min_candidates: int,
         parallel: bool,
+        context_weight: float | None = None,
     ) -> None:
         self.storage = storage
         self.text_index = text_index
@@ -115,6 +117,9 @@ class RecallPipeline:
         self._semantic_enabled = semantic_enabled
         self.overfetch = overfetch
         self.min_candidates = min_candidates
+        if context_weight is None:  # the ranker's option, when it has one
+            context_weight = float(getattr(getattr(ranker, "options", None), "context_weight", 0.0) or 0.0)
+        self.context_weight = max(0.0, context_weight)
         self._pool = (
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="memmimic-recall") if parallel else None
         )
@@ -163,6 +168,8 @@ class RecallPipeline:
             sources = self.retrieve(req, k, terms)
             fused = self.ranker.fuse(sources, k)
             hits = self._materialize(fused, req)
+            if self.context_weight > 0 and hits:
+                hits = self._spread_to_neighbours(hits, req)
             exhausted = all(len(c) < k for c in sources.values())
             if len(hits) >= req.limit or exhausted:
                 return hits[: req.limit]
@@ -179,6 +186,52 @@ class RecallPipeline:
             for f in fused
             if f.memory_id in by_id and req.filters.matches(by_id[f.memory_id])
         ]
+
+    def _spread_to_neighbours(self, hits: Sequence[Hit], req: RecallRequest) -> list[Hit]:
+        """Lift each memory by ``context_weight`` × the best score of its stored neighbours.
+
+        Neighbours are the memories stored just before and just after (adjacent integer keys)
+        in the same namespace, such as the turns around a turn of a conversation: what was
+        said next to a match is often what the question is about. A neighbour that no
+        retriever found can enter the list this way; its ``context`` source names the hit
+        that lifted it. Own scores are kept, so a neighbour never outranks an equal match.
+        """
+        weight = self.context_weight
+        by_rowid: dict[int, Memory] = {h.memory.rowid: h.memory for h in hits}
+        # a neighbour nobody found scores weight × its hit's score; it can reach the first
+        # `limit` only past the limit-th own score (lifts only raise scores), so fetch no others
+        scores = sorted((h.score for h in hits), reverse=True)
+        floor = scores[req.limit - 1] if len(scores) >= req.limit else 0.0
+        wanted = {h.memory.rowid + d for h in hits if weight * h.score > floor for d in (-1, 1)} - set(
+            by_rowid
+        )
+        for memory in self.storage.get_by_rowid(sorted(r for r in wanted if r > 0)):
+            if memory.namespace == req.namespace and req.filters.matches(memory):
+                by_rowid[memory.rowid] = memory
+        own = {h.memory.rowid: h for h in hits}
+        rank = {h.memory.rowid: i for i, h in enumerate(hits, start=1)}
+        lifted: list[Hit] = []
+        for rowid, memory in by_rowid.items():
+            hit = own.get(rowid)
+            base = hit.score if hit is not None else 0.0
+            best = max(
+                (own[n] for n in (rowid - 1, rowid + 1) if n in own and n in by_rowid),
+                key=lambda h: h.score,
+                default=None,
+            )
+            sources = dict(hit.sources) if hit is not None else {}
+            score = base
+            if best is not None and best.score > 0:
+                score = base + weight * best.score
+                sources[CONTEXT] = SourceScore(
+                    score=best.score, normalized=weight * best.score, rank=rank[best.memory.rowid]
+                )
+            if hit is None and best is None:
+                continue
+            terms = hit.matched_terms if hit is not None else ()
+            lifted.append(Hit(memory=memory, score=score, sources=sources, matched_terms=terms))
+        lifted.sort(key=lambda h: (-h.score, h.memory.id))
+        return lifted
 
     def close(self) -> None:
         """Stop the worker threads."""

@@ -52,7 +52,8 @@ class SentenceTransformersEmbedder:
         )
         quantize: bool = Field(default=False, description="int8 dynamic quantization (onnx only)")
         cache_dir: str | None = Field(
-            default=None, description="where the ONNX export is cached (default: <data_dir>/models)"
+            default=None,
+            description="ONNX export cache (default: $MEMMIMIC_MODEL_CACHE, else the user cache dir)",
         )
         threads: int | None = Field(default=None, ge=1, description="intra-op threads (default: all cores)")
         micro_batch: int = Field(
@@ -100,9 +101,13 @@ class SentenceTransformersEmbedder:
         """Where the ONNX export is cached."""
         if self.options.cache_dir is not None:
             return Path(self.options.cache_dir).expanduser()
-        if self._context is not None:
-            return Path(self._context.data_dir) / "models"
-        return Path.home() / ".cache" / "memmimic" / "models"
+        env = os.environ.get("MEMMIMIC_MODEL_CACHE")
+        if env:
+            return Path(env).expanduser()
+        from platformdirs import user_cache_dir
+
+        # one export per user, not per store: it is 90 MB and takes seconds to build
+        return Path(user_cache_dir("memmimic", appauthor=False)) / "models"
 
     def _load(self) -> OnnxEncoder | TorchEncoder:
         with self._lock:

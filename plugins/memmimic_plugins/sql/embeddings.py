@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,8 +20,17 @@ __all__ = ["EmbeddingStoreMixin"]
 class EmbeddingStoreMixin(ChangeLogMixin):
     """Write-behind vectors, the memories still waiting for one, and counts per embedder."""
 
-    def set_embeddings(self, items: Sequence[tuple[str, Vector]], fingerprint: str) -> None:
-        """Store vectors for existing memories (unknown ids are skipped); append changes."""
+    def set_embeddings(
+        self,
+        items: Sequence[tuple[str, Vector]],
+        fingerprint: str,
+        labels: Mapping[str, tuple[str | None, float | None]] | None = None,
+    ) -> None:
+        """Store vectors (and CXD labels, when given) for existing memories; append changes.
+
+        Unknown ids are skipped. Labels are written without a history entry: they complete a
+        write whose classification was deferred to the embedding batch.
+        """
         blobs = {memory_id: to_blob(vector) for memory_id, vector in items}
         if not blobs:
             return
@@ -37,15 +46,20 @@ class EmbeddingStoreMixin(ChangeLogMixin):
                 ).all()
                 if not found:
                     continue
+                values = {
+                    "embedding": sa.bindparam("b_blob"),
+                    "embedding_dim": sa.bindparam("b_dim"),
+                    "embedder": fingerprint,
+                }
+                params = [{"b_id": r[0], "b_blob": blobs[r[0]][0], "b_dim": blobs[r[0]][1]} for r in found]
+                if labels is not None:
+                    values["cxd_function"] = sa.bindparam("b_fn")
+                    values["cxd_confidence"] = sa.bindparam("b_conf")
+                    for param in params:
+                        param["b_fn"], param["b_conf"] = labels.get(param["b_id"], (None, None))
                 conn.execute(
-                    sa.update(memories)
-                    .where(memories.c.id == sa.bindparam("b_id"))
-                    .values(
-                        embedding=sa.bindparam("b_blob"),
-                        embedding_dim=sa.bindparam("b_dim"),
-                        embedder=fingerprint,
-                    ),
-                    [{"b_id": r[0], "b_blob": blobs[r[0]][0], "b_dim": blobs[r[0]][1]} for r in found],
+                    sa.update(memories).where(memories.c.id == sa.bindparam("b_id")).values(**values),
+                    params,
                 )
                 self._append_changes(conn, [(r[0], int(r[1]), r[2]) for r in found], "upsert")
 

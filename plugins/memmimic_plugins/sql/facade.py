@@ -7,7 +7,7 @@ every :class:`~memmimic_core.protocols.Storage` method is forwarded to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -93,9 +93,14 @@ class SqlStorageFacade:
         """Record an access without a history entry."""
         self._store.touch(ids, namespace, at)
 
-    def set_embeddings(self, items: Sequence[tuple[str, Vector]], fingerprint: str) -> None:
-        """Store vectors for existing memories; records a change per memory."""
-        self._store.set_embeddings(items, fingerprint)
+    def set_embeddings(
+        self,
+        items: Sequence[tuple[str, Vector]],
+        fingerprint: str,
+        labels: Mapping[str, tuple[str | None, float | None]] | None = None,
+    ) -> None:
+        """Store vectors (and deferred CXD labels) for existing memories; records changes."""
+        self._store.set_embeddings(items, fingerprint, labels)
 
     def unembedded(self, limit: int, namespace: str | None = None) -> list[Memory]:
         """Return active memories that have no embedding yet, oldest first."""
@@ -159,6 +164,18 @@ class SqlStorageFacade:
     def maintain(self) -> dict[str, Any]:
         """Optimize the database and report sizes before and after."""
         return self._store.maintain()
+
+    def export_records(self, batch_size: int = 1000) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Yield raw ``(table, rows)`` batches of every record (optional capability: migrate-store)."""
+        from .transfer import export_records
+
+        return export_records(self._store, batch_size)
+
+    def import_records(self, batches: Iterable[tuple[str, list[dict[str, Any]]]]) -> dict[str, int]:
+        """Copy raw batches from :meth:`export_records` into this empty store; return rows per table."""
+        from .transfer import import_records
+
+        return import_records(self._store, batches)
 
     def close(self) -> None:
         """Release every pooled connection."""

@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from memmimic_core import hookimpl
+from memmimic_core.errors import ConfigError
 from memmimic_core.protocols import BackendContext, BackendOptions
 from memmimic_core.registry import BackendRegistry
 
@@ -41,6 +42,11 @@ class SqliteStorage(SqlStorageFacade):
         from .sqlite_store import SqliteStore
 
         self.options = options
+        if options.path is not None and str(options.path) == ":memory:":
+            raise ConfigError(
+                "storage.path: ':memory:' is not supported (each pooled connection would see its "
+                "own empty database); use a file, e.g. in a temporary folder"
+            )
         path = options.path if options.path is not None else Path(context.data_dir) / "memmimic.db"
         self._store = SqliteStore(Path(path).expanduser(), options)
 

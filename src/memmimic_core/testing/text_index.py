@@ -171,7 +171,11 @@ class TextIndexContract:
     @settings(
         max_examples=60,
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.differing_executors,
+        ],
     )
     @given(query=st.text(max_size=80))
     def test_any_text_is_a_valid_query(self, storage: Storage, text_index: TextIndex, query: str) -> None:

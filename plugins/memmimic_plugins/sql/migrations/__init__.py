@@ -1,0 +1,1 @@
+"""Alembic migrations of the SQL storages (run in code by ``memmimic_plugins.sql.migrate``)."""

@@ -1,0 +1,1 @@
+"""Versioned migration scripts, oldest first: ``mNNNN_<what>.py``."""

@@ -1,0 +1,174 @@
+"""The lexical signal of the CXD classifier: weighted patterns per function.
+
+Each pattern is a general English marker of its class (imperative openings, modal verbs and
+decision words for CONTROL; time, place, people and relation words for CONTEXT; numbers, units
+and copulas followed by a value for DATA). A text's score for a class is the sum of the
+weights of the patterns it matches, each counted at most :data:`MAX_HITS` times.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+__all__ = ["MAX_HITS", "PATTERNS", "LexicalPattern", "lexical_scores"]
+
+MAX_HITS = 2
+
+_IMPERATIVE_VERBS = (
+    "run|install|use|add|remove|delete|set|ensure|check|open|close|click|go|call|email|send|write|"
+    "review|update|upgrade|restart|stop|start|move|assign|schedule|book|buy|pay|renew|prioriti[sz]e|"
+    "escalate|delegate|avoid|keep|remember|remind|try|fix|create|configure|enable|disable|turn|put|"
+    "take|bring|fill|submit|test|deploy|merge|tag|pin|rebuild|break|split|approve|reject|cancel|"
+    "file|mark|wait|hold|verify|rotate|replace|follow|ask|answer|reply|tell|clean|save|back up|"
+    "document|list|pick|choose|make sure|be sure|do not|don't|never|always|let's|please"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalPattern:
+    """One marker: its class, its weight and its expression (compiled on first use)."""
+
+    function: str
+    weight: float
+    pattern: str
+    flags: int
+    label: str
+
+
+def _p(function: str, weight: float, label: str, pattern: str, *, case: bool = False) -> LexicalPattern:
+    return LexicalPattern(function, weight, pattern, 0 if case else re.IGNORECASE, label)
+
+
+PATTERNS: tuple[LexicalPattern, ...] = (
+    # CONTROL: telling what to do, how, or what was decided
+    _p("CONTROL", 2.0, "imperative", rf"(?:^|[.!?;:,\n]\s*|\bthen\s+)(?:{_IMPERATIVE_VERBS})\b"),
+    _p(
+        "CONTROL",
+        1.5,
+        "obligation",
+        r"\b(?:must|should|shall|ought to|needs? to|have to|has to|required to|make sure|be sure to)\b",
+    ),
+    _p("CONTROL", 1.0, "always/never", r"\b(?:always|never|don't|do not|avoid|unless)\b"),
+    _p(
+        "CONTROL",
+        1.5,
+        "decision",
+        r"\b(?:decided|decide|decision|agreed|chose|choose|opted|settled on|resolved to|going forward|"
+        r"from now on|we will|we'll|let's|let us|i will|i'll|plan is|plan for)\b",
+    ),
+    _p(
+        "CONTROL",
+        1.5,
+        "rule",
+        r"\b(?:rules?|polic(?:y|ies)|guidelines?|procedures?|protocols?|instructions?|conventions?|"
+        r"requirements?|best practices?)\b",
+    ),
+    _p("CONTROL", 1.5, "steps", r"\b(?:steps?\b|step \d|next step|first\b.{0,80}\bthen\b|finally,)"),
+    _p(
+        "CONTROL",
+        1.0,
+        "task",
+        r"\b(?:to-?do|tasks?|priorit(?:y|ies|i[sz]e)|deadline|assign(?:ed)?|remind(?:er)?|schedule|"
+        r"agenda|follow[- ]up|action items?|tickets?)\b",
+    ),
+    _p("CONTROL", 1.5, "how-to", r"\bhow to\b|^\s*to \w+ (?:the |a |an |your )?\w+.{0,40},"),
+    # CONTEXT: who, where, when, why, and how things relate
+    _p(
+        "CONTEXT",
+        1.0,
+        "time",
+        r"\b(?:yesterday|today|tonight|last (?:week|month|year|spring|summer|autumn|fall|winter|night|time|"
+        r"friday|monday|tuesday|wednesday|thursday|saturday|sunday)|ago|back then|back in|at that time|"
+        r"at the time|earlier|since|during|while|used to|these days|recently|when (?:i|we|he|she|they|"
+        r"the)|around the time|after (?:the|his|her|their|our|my|\w+ing)|before (?:the|his|her|their|"
+        r"our|my|it))\b",
+    ),
+    _p(
+        "CONTEXT",
+        1.0,
+        "relation",
+        r"\b(?:related to|relates to|relationship|linked to|connected to|depends on|dependent on|part of|"
+        r"belongs to|associated with|because|due to|caused by|led to|which is why|together|both|"
+        r"shares?|shared|the same|comes from|goes back to|introduced (?:to|by)|used by|requested by|"
+        r"written for|built for)\b",
+    ),
+    _p(
+        "CONTEXT",
+        0.75,
+        "people",
+        r"\b(?:friends?|brothers?|sisters?|mother|father|mom|dad|parents?|wife|husband|partner|sons?|"
+        r"daughters?|kids|children|family|cousins?|uncle|aunt|grand(?:mother|father|ma|pa)|"
+        r"neighbou?rs?|colleagues?|co-?workers?|manager|boss|team|client|customers?|roommates?)\b",
+    ),
+    _p(
+        "CONTEXT",
+        1.0,
+        "conversation",
+        r"\b(?:as (?:we|i|you) (?:discussed|mentioned|said)|we (?:talked|spoke|were talking)|"
+        r"mentioned|discussed|discussion|conversation|follows? up on|talking about)\b",
+    ),
+    _p("CONTEXT", 0.75, "place", r"\b(?:in|at|near|from|to) (?:the )?[A-Z][a-z]{2,}", case=True),
+    _p(
+        "CONTEXT",
+        1.0,
+        "event",
+        r"\b(?:met|went|moved|grew up|started|began|joined|happened|visited|arrived|lived|living|"
+        r"stayed|took place|takes place|was there|were there|(?:was|were) (?:at|in|with|on))\b",
+    ),
+    _p("CONTEXT", 0.75, "with someone", r"\bwith (?:his|her|my|our|their|the whole|a friend)\b"),
+    # DATA: facts, figures, values, measurements
+    _p("DATA", 1.0, "number", r"(?<![\w.])\d+(?:[.,:]\d+)*(?![\w.])"),
+    _p(
+        "DATA",
+        1.5,
+        "unit",
+        r"\d\s*(?:%|percent\b|[kmgt]i?b\b|ms\b|s\b|secs?\b|seconds\b|minutes\b|hours\b|days\b|kg\b|g\b|"
+        r"mg\b|km\b|m\b|cm\b|mm\b|l\b|ml\b|lit(?:re|er)s\b|met(?:re|er)s\b|kilomet(?:re|er)s\b|"
+        r"°\s*[cf]\b|degrees\b|[gm]hz\b|dollars\b|euros?\b|eur\b|usd\b|units\b|rows\b|pages\b|"
+        r"calories\b|years old\b|people\b|million\b|billion\b)",
+    ),
+    _p("DATA", 1.5, "currency", r"[$€£¥]\s*\d|\d\s*[$€£¥]"),
+    _p(
+        "DATA",
+        1.5,
+        "value",
+        r"\b(?:is|are|was|were|equals?|costs?|weighs?|measures?|holds?|contains?|totals?|averages?|"
+        r"has|have|scored|reached|peaked at|set to|sets \w+ to)\s+(?:about |approximately |around |"
+        r"roughly |exactly |only |at |over |under )?[$€£]?\d",
+    ),
+    _p(
+        "DATA",
+        0.75,
+        "measure word",
+        r"\b(?:version|release|total|average|median|mean|rate|ratio|size|length|height|width|weight|"
+        r"price|cost|amount|number|count|percentage|score|accuracy|capital of|temperature|population|"
+        r"address|phone|e-?mail|id|code|means|defined as|consists of|stands for|is called|latency|"
+        r"capacity|limit|default|maximum|minimum|type)\b",
+    ),
+    _p("DATA", 0.75, "attribute", r"\b(?:favou?rite|allergic|birthday|born|blood|tall|height|licensed)\b"),
+    _p("DATA", 1.0, "identifier", r"\b[A-Z]{2,}-?\d+\b|[\w.+-]+@[\w-]+\.\w+|\b\d+\.\d+\.\d+\b", case=True),
+)
+
+_FUNCTIONS = ("CONTROL", "CONTEXT", "DATA")
+
+
+@cache
+def _compiled() -> tuple[tuple[str, float, re.Pattern[str]], ...]:
+    """The patterns compiled, once (not at import: plugin modules load at every start-up)."""
+    return tuple((p.function, p.weight, re.compile(p.pattern, p.flags)) for p in PATTERNS)
+
+
+def lexical_scores(text: str) -> tuple[float, float, float]:
+    """Return the summed pattern weights of ``text`` for CONTROL, CONTEXT and DATA."""
+    totals = dict.fromkeys(_FUNCTIONS, 0.0)
+    for function, weight, regex in _compiled():
+        hits = 0
+        for _ in regex.finditer(text):
+            hits += 1
+            if hits == MAX_HITS:
+                break
+        if hits:
+            totals[function] += weight * hits
+    return totals["CONTROL"], totals["CONTEXT"], totals["DATA"]

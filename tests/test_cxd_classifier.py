@@ -1,0 +1,281 @@
+"""The ``cxd`` classifier: contract suite, both signals, the example cache, and measured accuracy."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memmimic_core.engine import MemMimic
+from memmimic_core.errors import ConfigError, InvalidInputError
+from memmimic_core.models import Vector
+from memmimic_core.plugins import Backends
+from memmimic_core.protocols import BackendContext, Embedder
+from memmimic_core.testing.classifier import ClassifierContract
+from memmimic_plugins.cxd_classifier import CxdClassifier
+from memmimic_plugins.cxd_classifier.evaluation import evaluate, load_labelled
+from memmimic_plugins.cxd_classifier.examples import CanonicalExamples
+from memmimic_plugins.hashing import HashingEmbedder
+
+from .conftest import model_free_config
+
+LABELLED = Path(__file__).parent / "data" / "cxd_labelled.json"
+
+#: measured on tests/data/cxd_labelled.json (docs/cxd.md) minus a margin of about 5 points
+LEXICAL_FLOOR = 0.87  # measured 0.917
+HASHING_FUSED_FLOOR = 0.90  # measured 0.950
+MINILM_FUSED_FLOOR = 0.90  # measured 0.950
+
+
+class CountingHashingEmbedder(HashingEmbedder):
+    """The real hashing embedder, counting its embed() calls and texts."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(HashingEmbedder.Options(**options))
+        self.calls: list[int] = []
+
+    def embed(self, texts: Sequence[str]) -> Vector:
+        self.calls.append(len(texts))
+        return super().embed(texts)
+
+
+class EmbedderGetter:
+    """What the engine puts in ``BackendContext.embedder``: returns the embedder, counting calls."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.asked = 0
+
+    def __call__(self) -> Embedder:
+        self.asked += 1
+        return self.embedder
+
+
+def context_with(embedder: Embedder | None, data_dir: Path) -> BackendContext:
+    """A context whose embedder getter returns ``embedder`` (``None``: no embedder)."""
+    return BackendContext(data_dir=data_dir, embedder=EmbedderGetter(embedder) if embedder else None)
+
+
+def make(context: BackendContext | None = None, **options: Any) -> CxdClassifier:
+    return CxdClassifier(CxdClassifier.Options(**options), context)
+
+
+class TestCxdLexicalContract(ClassifierContract):
+    """The contract with no embedder in the context: the lexical signal alone."""
+
+    backend_name = "cxd"
+
+
+class TestCxdHashingContract(ClassifierContract):
+    """The contract with both signals, on the hashing embedder."""
+
+    backend_name = "cxd"
+
+    @pytest.fixture
+    def backend_context(self, tmp_path: Path) -> BackendContext:
+        return context_with(HashingEmbedder(), tmp_path)
+
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory: pytest.TempPathFactory, memmimic_backends: Backends) -> Iterator[Embedder]:
+    """One MiniLM embedder for the module (its ONNX export cached where the MiniLM tests keep it)."""
+    cache = os.environ.get("MEMMIMIC_MODEL_CACHE") or str(
+        tmp_path_factory.getbasetemp().parent / "memmimic-models"
+    )
+    plain = BackendContext(data_dir=tmp_path_factory.mktemp("minilm"))
+    embedder: Embedder = memmimic_backends["embedder"].create(
+        "sentence-transformers", {"cache_dir": cache}, plain, "embedder"
+    )
+    yield embedder
+    embedder.close()
+
+
+@pytest.fixture(scope="module")
+def minilm_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir shared by the MiniLM tests, so the example vectors' cache file is reused."""
+    return tmp_path_factory.mktemp("cxd-minilm")
+
+
+@pytest.mark.model
+class TestCxdMiniLMContract(ClassifierContract):
+    """The contract with both signals, on the MiniLM embedder."""
+
+    backend_name = "cxd"
+
+    @pytest.fixture
+    def backend_context(self, minilm_data_dir: Path, minilm: Embedder) -> BackendContext:
+        return context_with(minilm, minilm_data_dir)  # shared: the examples are embedded once
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Always run the linter before you push, then open a pull request.", "CONTROL"),
+        ("We decided to drop support for the old API next quarter.", "CONTROL"),
+        ("I met Sara at her brother's wedding in Madrid last summer.", "CONTEXT"),
+        ("This issue is related to the login problem we discussed yesterday.", "CONTEXT"),
+        ("The database is 42 GB and grows by about 3% a month.", "DATA"),
+        ("The invoice total was $1,200.", "DATA"),
+    ],
+)
+def test_clear_cases_lexical_only(text: str, expected: str) -> None:
+    ((function, confidence),) = make().classify([text])
+    assert function == expected
+    assert confidence is not None and confidence > 0.5
+
+
+def test_texts_without_words_stay_undecided() -> None:
+    assert make().classify(["", "   ", "🎉🚀"]) == [(None, None)] * 3
+
+
+def test_min_confidence_leaves_unsure_texts_undecided() -> None:
+    assert make(min_confidence=0.99).classify(["The sky."]) == [(None, None)]
+
+
+def test_a_single_string_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="sequence of texts"):
+        make().classify("one text")  # a str is a Sequence[str]: refused at run time
+
+
+def test_non_string_items_are_refused() -> None:
+    with pytest.raises(InvalidInputError, match="position 1"):
+        make().classify(["fine", 42])  # type: ignore[list-item]
+
+
+def test_the_embedder_is_not_loaded_at_construction(tmp_path: Path) -> None:
+    getter = EmbedderGetter(HashingEmbedder())
+    classifier = make(BackendContext(data_dir=tmp_path, embedder=getter))
+    assert getter.asked == 0
+    classifier.classify(["Run the tests.", "The disk is 80% full."])
+    assert getter.asked == 1
+
+
+def test_embedding_false_never_asks_for_the_embedder(tmp_path: Path) -> None:
+    getter = EmbedderGetter(HashingEmbedder())
+    classifier = make(BackendContext(data_dir=tmp_path, embedder=getter), embedding=False)
+    classifier.classify(["Run the tests.", "The disk is 80% full."])
+    assert getter.asked == 0
+    assert "embedding" not in classifier.probabilities(["Run the tests."])
+
+
+def test_a_batch_is_embedded_in_one_call(tmp_path: Path) -> None:
+    embedder = CountingHashingEmbedder()
+    classifier = make(context_with(embedder, tmp_path))
+    classifier.classify(["warm up"])  # embeds the canonical examples once
+    embedder.calls.clear()
+    classifier.classify([f"note number {i} about the deploy" for i in range(20)])
+    assert embedder.calls == [20]
+
+
+def test_example_vectors_are_cached_on_disk_per_fingerprint(tmp_path: Path) -> None:
+    examples = CanonicalExamples.load()
+    first = CountingHashingEmbedder()
+    make(context_with(first, tmp_path)).classify(["Run the tests."])
+    assert len(examples.texts) in first.calls
+    files = sorted((tmp_path / "cxd").glob("examples-*.npy"))
+    assert len(files) == 1
+    second = CountingHashingEmbedder()
+    make(context_with(second, tmp_path)).classify(["Run the tests."])
+    assert second.calls == [1]  # the examples came from the cache file
+    other = CountingHashingEmbedder(dimension=128)  # another fingerprint, another file
+    make(context_with(other, tmp_path)).classify(["Run the tests."])
+    assert len(sorted((tmp_path / "cxd").glob("examples-*.npy"))) == 2
+
+
+def test_a_damaged_cache_file_is_recomputed(tmp_path: Path) -> None:
+    embedder = CountingHashingEmbedder()
+    expected = make(context_with(embedder, tmp_path)).classify(["Run the tests."])
+    (cache,) = (tmp_path / "cxd").glob("examples-*.npy")
+    cache.write_bytes(b"not an array")
+    again = CountingHashingEmbedder()
+    assert make(context_with(again, tmp_path)).classify(["Run the tests."]) == expected
+    assert len(CanonicalExamples.load().texts) in again.calls
+
+
+def test_given_vectors_give_the_same_answer_without_embedding(tmp_path: Path) -> None:
+    embedder = CountingHashingEmbedder()
+    classifier = make(context_with(embedder, tmp_path))
+    texts = ["Restart the worker after the deploy.", "The queue holds 3,000 jobs."]
+    expected = classifier.classify(texts)
+    vectors = embedder.embed(texts)
+    embedder.calls.clear()
+    assert classifier.classify_embedded(texts, vectors) == expected
+    assert embedder.calls == []
+    with pytest.raises(InvalidInputError, match="do not match"):
+        classifier.classify_embedded(texts, vectors[:1])
+
+
+def test_probabilities_are_distributions(tmp_path: Path) -> None:
+    probs = make(context_with(HashingEmbedder(), tmp_path)).probabilities(["Run it.", "It is 5 kg."])
+    for key in ("lexical", "embedding", "fused"):
+        assert probs[key].shape == (2, 3)
+        assert np.allclose(probs[key].sum(axis=1), 1.0)
+
+
+def test_custom_examples_file(tmp_path: Path) -> None:
+    path = tmp_path / "examples.json"
+    path.write_text(
+        json.dumps(
+            {"examples": {"CONTROL": ["Do the thing."], "CONTEXT": ["We were there."], "DATA": ["It is 3."]}}
+        )
+    )
+    classifier = make(context_with(HashingEmbedder(), tmp_path), examples=path, lexical_weight=0.0)
+    assert classifier.classify(["We were there."])[0][0] == "CONTEXT"
+
+
+def test_a_bad_examples_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "examples.json"
+    path.write_text(json.dumps({"examples": {"CONTROL": ["x"]}}))
+    with pytest.raises(ConfigError, match="CONTEXT"):
+        make(examples=path)
+
+
+def test_the_labelled_set_is_separate_and_large_enough() -> None:
+    items = load_labelled(LABELLED)
+    assert len(items) >= 60
+    assert {i.label for i in items} == {"CONTROL", "CONTEXT", "DATA"}
+    canonical = set(CanonicalExamples.load().texts)
+    assert not canonical & {i.text for i in items}
+
+
+def test_accuracy_lexical_only_stays_above_its_floor() -> None:
+    assert evaluate(make(), load_labelled(LABELLED)).accuracy >= LEXICAL_FLOOR
+
+
+def test_accuracy_fused_with_hashing_stays_above_its_floor(tmp_path: Path) -> None:
+    classifier = make(context_with(HashingEmbedder(), tmp_path))
+    assert evaluate(classifier, load_labelled(LABELLED)).accuracy >= HASHING_FUSED_FLOOR
+
+
+@pytest.mark.model
+def test_accuracy_fused_with_minilm_stays_above_its_floor(minilm_data_dir: Path, minilm: Embedder) -> None:
+    classifier = make(context_with(minilm, minilm_data_dir))
+    assert evaluate(classifier, load_labelled(LABELLED)).accuracy >= MINILM_FUSED_FLOOR
+
+
+def test_the_engine_stores_the_function_at_write_time(tmp_path: Path) -> None:
+    config = model_free_config(tmp_path / "store", classifier={"backend": "cxd"})
+    with MemMimic(config) as store:
+        control = store.remember("Always back up the database before running a migration.")
+        data = store.remember("The backup is 12 GB and takes 4 minutes.")
+        assert store.get(control).cxd_function == "CONTROL"
+        assert store.get(data).cxd_function == "DATA"
+        assert 0.0 < (store.get(data).cxd_confidence or 0.0) <= 1.0
+        hits = store.recall("backup database", cxd_function="DATA")
+        assert [h.id for h in hits] == [data]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=400), max_size=5))
+def test_any_texts_get_valid_answers(texts: list[str]) -> None:
+    results = make().classify(texts)
+    assert len(results) == len(texts)
+    for result in results:
+        ClassifierContract.assert_valid(result)
