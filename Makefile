@@ -62,8 +62,15 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+PG_SUITES = tests/test_storage_contract.py tests/test_storage_text_index.py tests/test_numpy_index.py \
+	tests/test_tantivy_index.py
+
 test: setup lint typecheck
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 $(PYTEST_ARGS)
+	@echo "== the storage and text/vector index contract suites again, on PostgreSQL storage =="
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 $(PG_SUITES) --memmimic-storage postgresql
+	@echo "== benchmark matrix smoke run (keeps the harness from rotting) =="
+	$(BIN)/python benchmarks/matrix/run.py --smoke
 
 bench-smoke: setup
-	$(BIN)/python benchmarks/bench_core.py --memories 1000 --queries 50
+	$(BIN)/python benchmarks/matrix/run.py --smoke

@@ -6,7 +6,11 @@ One run, the same workload on each deployment step of docs/deployment.md:
 * ``postgresql+faiss``: PostgreSQL storage (the server at ``--pg-url``), tantivy and FAISS
   copies kept by the host;
 * ``postgresql+pgvector``: PostgreSQL storage with tsvector keyword search and the pgvector
-  HNSW index, nothing on the host (a private PostgreSQL 16 with pgvector from ``pgserver``).
+  HNSW index, nothing on the host (a private PostgreSQL 16 with pgvector from ``pgserver``);
+* ``postgresql+pgvector+tantivy``: the same with tantivy per host for keywords (to tell the
+  vector index's cost from the keyword search's).
+
+Texts are 14 words drawn Zipf-like from a 5000-word vocabulary; queries are 4 such words.
 
 For each: ingest ``--size`` memories (``remember_many`` in batches of 1000; the hashing
 embedder, dimension 384, so no model is loaded), then sequential ``remember`` and ``recall``
@@ -26,6 +30,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -124,8 +129,26 @@ WORDS = [
 ]
 
 
+SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vo", "qui", "sel", "dor", "ban", "eth", "ul", "pra", "zin"]
+
+
+def vocabulary(size: int = 5000, seed: int = 11) -> list[str]:
+    """Real words first, then made-up ones: a vocabulary large enough for selective keywords."""
+    rng = random.Random(seed)
+    words = list(dict.fromkeys(WORDS))
+    while len(words) < size:
+        word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if word not in words:
+            words.append(word)
+    return words
+
+
+VOCAB = vocabulary()
+WEIGHTS = [1.0 / (rank + 1) for rank in range(len(VOCAB))]  # Zipf-like: a few words are common
+
+
 def sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n))
+    return " ".join(rng.choices(VOCAB, weights=WEIGHTS, k=n))
 
 
 def pct(values: list[float]) -> dict[str, float]:
@@ -148,6 +171,14 @@ def config_for(
     }
     if variant == "sqlite+faiss":
         return {**base, "text_index": {"backend": "tantivy"}, "vector_index": {"backend": "faiss"}}
+    if variant == "postgresql+pgvector+tantivy":
+        assert pgvector_url is not None
+        return {
+            **base,
+            "storage": {"backend": "postgresql", "url": pgvector_url, "schema": schema},
+            "text_index": {"backend": "tantivy"},
+            "vector_index": {"backend": "pgvector"},
+        }
     if variant == "postgresql+faiss":
         return {
             **base,
@@ -258,14 +289,16 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=200, help="sequential calls per operation")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--variants", default="sqlite+faiss,postgresql+faiss,postgresql+pgvector")
+    parser.add_argument(
+        "--variants", default="sqlite+faiss,postgresql+faiss,postgresql+pgvector,postgresql+pgvector+tantivy"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/backends.json"))
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     root = Path(tempfile.mkdtemp(prefix="mm-bench-backends-"))
     pgvector_url = None
-    if "postgresql+pgvector" in variants:
+    if any("pgvector" in v for v in variants):
         import pgserver
 
         server = pgserver.get_server(root / "pgserver", cleanup_mode="delete")
@@ -295,6 +328,9 @@ def main() -> None:
         print(f"{variant}: {json.dumps(results['variants'][variant])}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if pgvector_url is not None:
+        server.cleanup()  # stop the private server before its folder goes
+    shutil.rmtree(root, ignore_errors=True)
     table = markdown(results)
     args.out.with_suffix(".md").write_text(table, encoding="utf-8")
     print(table)

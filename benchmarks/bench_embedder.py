@@ -35,7 +35,11 @@ from typing import Any
 
 import numpy as np
 
-LOCOMO = Path("/work/shared/data/locomo/locomo10.json")
+LOCOMO = Path(
+    os.environ.get(
+        "MEMMIMIC_LOCOMO", Path(__file__).resolve().parents[2] / "shared/data/locomo/locomo10.json"
+    )
+)
 VARIANTS: dict[str, dict[str, Any]] = {
     "torch": {"runtime": "torch"},
     "onnx-fp32": {"runtime": "onnx"},

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import re
@@ -34,7 +35,11 @@ from memmimic_core.models import NewMemory, TextQuery
 from memmimic_core.plugins import build_plugin_manager, collect_backends
 from memmimic_core.protocols import BackendContext, Storage, TextIndex
 
-LOCOMO = Path("/work/shared/data/locomo/locomo10.json")
+LOCOMO = Path(
+    os.environ.get(
+        "MEMMIMIC_LOCOMO", Path(__file__).resolve().parents[2] / "shared/data/locomo/locomo10.json"
+    )
+)
 BACKENDS = ("tantivy", "storage")
 WORD = re.compile(r"[A-Za-z']+")
 
@@ -119,7 +124,7 @@ def word_model(path: Path) -> tuple[list[str], list[int], list[str]]:
     """Return LoCoMo's words with their counts, and its questions."""
     data = json.loads(path.read_text(encoding="utf-8"))
     counts: Counter[str] = Counter()
-    questions = []
+    questions: list[str] = []
     for sample in data:
         for key, value in sample["conversation"].items():
             if re.fullmatch(r"session_\d+", key):

@@ -38,7 +38,11 @@ import numpy as np
 
 DIM = 384
 FINGERPRINT = "bench:hashing-384"
-LOCOMO = Path("/work/shared/data/locomo/locomo10.json")
+LOCOMO = Path(
+    os.environ.get(
+        "MEMMIMIC_LOCOMO", Path(__file__).resolve().parents[2] / "shared/data/locomo/locomo10.json"
+    )
+)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "numpy": ("numpy", {}),
     "faiss-flat": ("faiss", {"kind": "flat"}),

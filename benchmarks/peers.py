@@ -41,7 +41,11 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")
 DEFAULT_MEMMIMIC_CONFIG = (
     Path(__file__).resolve().parent / "matrix" / "sqlite-tantivy-faissflat-minilm-tiered.yaml"
 )
-LOCOMO = Path(os.environ.get("MEMMIMIC_LOCOMO", "/work/shared/data/locomo/locomo10.json"))
+LOCOMO = Path(
+    os.environ.get(
+        "MEMMIMIC_LOCOMO", Path(__file__).resolve().parents[2] / "shared/data/locomo/locomo10.json"
+    )
+)
 _ID = re.compile(r"^D:?(\d+):0*(\d+)$")
 _SESSION = re.compile(r"^session_(\d+)$")
 Conv = dict[str, Any]  # {"id", "turns": [(dia_id, content)], "questions": [(question, [dia_id])]}
@@ -210,7 +214,7 @@ def run_mem0(convs: Sequence[Conv], workdir: Path, model: Any) -> dict[str, Any]
             )
 
     def search(conv: Conv, question: str) -> list[str]:
-        res = memory.search(question, user_id=conv["id"], limit=10)
+        res = memory.search(question, filters={"user_id": conv["id"]}, limit=10)  # mem0 2.x
         items = res.get("results", res) if isinstance(res, dict) else res
         return [str((it.get("metadata") or {}).get("dia_id")) for it in items]
 

@@ -234,7 +234,7 @@ def test_status_reports_backends_and_counts(memory: MemMimic) -> None:
     memory.remember("one")
     status = memory.status()
     assert status["total_memories"] == 1
-    assert status["backends"]["storage"] == "sqlite"
+    assert status["backends"]["storage"] == memory.config.storage.backend
     assert status["text_index"]["lag"] == 0
     assert status["vector_index"]["lag"] == 0
     assert status["metrics"]["operations"]["remember"]["count"] == 1

@@ -83,6 +83,7 @@ KEYWORD_ONLY = Preset(
         "text_index": {"backend": "tantivy"},
         "embedder": {"backend": "hashing"},
         "cache": {"backend": "none"},
+        "ranker": {"backend": "weighted"},  # no neighbour lift: the metrics below are by hand
     },
     ("keyword",),
 )

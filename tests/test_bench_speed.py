@@ -19,7 +19,7 @@ from memmimic_core.errors import ConfigError, InvalidInputError
 
 ROOT = Path(__file__).resolve().parent.parent
 MATRIX = ROOT / "benchmarks" / "matrix"
-LOCOMO = Path("/work/shared/data/locomo/locomo10.json")
+LOCOMO = Path(__file__).resolve().parents[2] / "shared/data/locomo/locomo10.json"
 HASHING = {"embedder": {"backend": "hashing"}, "vector_index": {"backend": "numpy"}}
 
 
@@ -91,8 +91,12 @@ def test_all_workloads_produce_well_formed_json(results: tuple[Path, list[dict[s
     _check_figure(w["ingest"], 1)
     assert w["ingest"]["runs"][0]["n"] == 3  # 60 memories in batches of 25
     assert w["ingest"]["unit"] == "memories"
+    assert w["ingest"]["searchable_ops_s"] > 0 and w["ingest"]["cpu_ms_per_op"] >= 0
+    assert data["effective_config"]["embedder"]["backend"] == "hashing"
+    assert "data_dir" not in data["effective_config"]
     for key in ("get", "remember", "recall_cold", "recall_keyword", "recall_cached", "recall_warm"):
         _check_figure(w[key], 2)
+        assert w[key]["cpu_ms_per_op"] >= 0
     assert w["get"]["runs"][0]["n"] == 5 and w["recall_cold"]["runs"][0]["n"] == 3
     mixed = w["mixed"]
     assert mixed["mode"] == "threads" and set(mixed["clients"]) == {"1", "2"}

@@ -197,3 +197,19 @@ def test_the_cli_json_report(source: tuple[MemMimic, dict[str, Any]], tmp_path: 
     assert report["verified"] is True
     assert report["counts"]["source"] == report["counts"]["target"]
     assert report["copied"]["memories"] == 44
+
+
+def test_every_yaml_example_of_the_deployment_guide_is_a_valid_config() -> None:
+    import re
+
+    from memmimic_core.config import load_config
+    from memmimic_core.plugins import build_plugin_manager, collect_backends
+
+    text = (Path(__file__).parent.parent / "docs" / "deployment.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 4
+    backends = collect_backends(build_plugin_manager())
+    for block in blocks:
+        config = load_config(yaml.safe_load(block), environ={})
+        for kind, section in config.sections().items():
+            backends[kind].validate_options(section.backend, section.options, kind)

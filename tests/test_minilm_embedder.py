@@ -23,7 +23,11 @@ from memmimic_core.testing.embedder import EmbedderContract
 from memmimic_plugins.minilm import SentenceTransformersEmbedder
 from memmimic_plugins.minilm.model_files import ModelFiles
 
-LOCOMO = Path(os.environ.get("MEMMIMIC_LOCOMO", "/work/shared/data/locomo/locomo10.json"))
+LOCOMO = Path(
+    os.environ.get(
+        "MEMMIMIC_LOCOMO", Path(__file__).resolve().parents[2] / "shared/data/locomo/locomo10.json"
+    )
+)
 
 
 def make(**options: object) -> SentenceTransformersEmbedder:

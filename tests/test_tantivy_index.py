@@ -255,7 +255,7 @@ def test_matched_terms(storage: Storage, make_index: MakeIndex) -> None:
     (hit,) = index.search("ns", query, 5)
     assert hit.matched_terms == ("runs", "fox", "ice cream")
     (plain,) = make_index().search("ns", query, 5)
-    assert plain.matched_terms == ("runs", "fox", "badger", "ice cream")
+    assert plain.matched_terms == ()  # off: no claim about which terms matched
 
 
 def test_duplicate_query_words_count_once(storage: Storage, make_index: MakeIndex) -> None:

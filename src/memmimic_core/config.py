@@ -34,6 +34,18 @@ HOME_ENV = "MEMMIMIC_HOME"
 _NOT_OVERRIDES = {CONFIG_ENV, HOME_ENV, "MEMMIMIC_DISABLE_PLUGINS"}
 
 
+#: Words dropped from queries (and from the keyword index, so both sides agree): Lucene's
+#: English list plus interrogatives and auxiliaries, the words every question has and no
+#: answer needs ("When did Caroline go ..." keeps "Caroline" and "go").
+_WORDS = """
+a an and are as at be but by for if in into is it no not of on or such that the their then there
+these they this to was will with
+what when where which who whom whose why how
+do does did has have had would could should can might may been being were am
+"""
+QUERY_STOPWORDS: tuple[str, ...] = tuple(_WORDS.split())
+
+
 class BackendSection(BaseModel):
     """``{backend: NAME, …options}``: the options go to the backend's own ``Options`` model."""
 
@@ -228,11 +240,25 @@ class MemMimicConfig(BaseModel):
     data_dir: Path = Field(default_factory=lambda: default_data_dir(), description="where files live")
     namespace: str = Field(default="default", min_length=1, max_length=200, description="default namespace")
     storage: StorageSection = Field(default_factory=StorageSection)
-    text_index: TextIndexSection = Field(default_factory=TextIndexSection)
+    text_index: TextIndexSection = Field(
+        default_factory=lambda: TextIndexSection.model_validate(
+            {"backend": "tantivy", "stopwords": list(QUERY_STOPWORDS)}
+        )
+    )
     vector_index: VectorIndexSection = Field(default_factory=VectorIndexSection)
     embedder: EmbedderSection = Field(default_factory=EmbedderSection)
     expanders: list[ExpanderSection] = Field(default_factory=list)
-    ranker: RankerSection = Field(default_factory=RankerSection)
+    ranker: RankerSection = Field(
+        default_factory=lambda: RankerSection.model_validate(
+            {
+                "backend": "weighted",
+                "weights": {"keyword": 0.6, "semantic": 0.4, "expansion": 0.25},
+                "normalization": "minmax",
+                "convergence_bonus": 0.0,
+                "context_weight": 0.3,
+            }
+        )
+    )
     cache: CacheSection = Field(default_factory=CacheSection)
     classifier: ClassifierSection = Field(default_factory=ClassifierSection)
     performance: PerformanceConfig = Field(default_factory=PerformanceConfig)

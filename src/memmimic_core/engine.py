@@ -428,6 +428,9 @@ class MemMimic:
             found = self.storage.get([mid], ns)
             if not found:
                 raise NotFoundError(f"no memory {mid!r} in namespace {ns!r}")
+            if found[0].embedder is None and self._defers_classification():
+                self._embedding.catch_up(ns)  # read-your-writes: its label waits for its vector
+                found = self.storage.get([mid], ns) or found
             return found[0]
 
         return self._timed("get", run)

@@ -185,9 +185,8 @@ class TantivyIndex:
                 break
             fetch *= 4
         kept = kept[:limit]
-        if not self.options.matched_terms:
-            surfaces = tuple(term.surface for term in terms)
-            return [Candidate(memory_id, score, surfaces) for score, memory_id, _ in kept]
+        if not self.options.matched_terms:  # claim nothing rather than every query term
+            return [Candidate(memory_id, score) for score, memory_id, _ in kept]
         return [
             Candidate(memory_id, score, self._matched_terms(searcher, query_obj, terms, address))
             for score, memory_id, address in kept

@@ -50,7 +50,7 @@ class TantivyOptions(BackendOptions):
     sync_on_search: bool = Field(default=True, description="catch up with storage before each search")
     matched_terms: bool = Field(
         default=False,
-        description="report the query terms each hit contains (~0.2 ms a hit); off: every query term",
+        description="report the query terms each hit contains (~0.2 ms a hit); off: none reported",
     )
     max_query_terms: int = Field(default=256, ge=1, le=4096, description="distinct terms kept from a query")
 

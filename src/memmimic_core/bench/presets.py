@@ -12,18 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BENCH_BASE", "PRESETS", "PROPOSED_DEFAULTS", "QUERY_STOPWORDS", "Preset"]
+from ..config import QUERY_STOPWORDS
 
-#: Words dropped from queries (and from the keyword index, so both sides agree): Lucene's
-#: English list plus interrogatives and auxiliaries, the words every question has and no
-#: answer needs ("When did Caroline go ..." keeps "Caroline" and "go").
-_WORDS = """
-a an and are as at be but by for if in into is it no not of on or such that the their then there
-these they this to was will with
-what when where which who whom whose why how
-do does did has have had would could should can might may been being were am
-"""
-QUERY_STOPWORDS: tuple[str, ...] = tuple(_WORDS.split())
+__all__ = ["BENCH_BASE", "PRESETS", "PROPOSED_DEFAULTS", "QUERY_STOPWORDS", "Preset"]
 
 
 @dataclass(frozen=True)

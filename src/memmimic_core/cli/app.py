@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from . import admin, bench_speed, memories, migrate, output, server, tales, transfer
+from . import admin, bench, bench_speed, memories, migrate, output, server, tales, transfer
 from .state import NAMESPACE_HELP, CliState
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "MemMimicGroup", "build_app", "run"]
@@ -157,6 +157,7 @@ def build_app(*, plugins: Iterable[object] = (), plugin_commands: bool = True) -
     migrate.register(app)
     admin.register(app)
     server.register(app)
+    bench.register(app)
     bench_speed.register(app)
     if plugin_commands:
         from ..plugins import build_plugin_manager
