@@ -16,8 +16,8 @@ import numpy as np
 from pydantic import Field
 
 from memmimic_core import hookimpl
-from memmimic_core.errors import ConfigError, EmbedderMismatchError, InvalidInputError
-from memmimic_core.models import Candidate, Memory, Vector
+from memmimic_core.errors import ConfigError, EmbedderMismatchError
+from memmimic_core.models import Candidate, Memory, Vector, as_query_vector
 from memmimic_core.protocols import BackendContext, BackendOptions, Storage, VectorIndex
 from memmimic_core.registry import BackendRegistry
 
@@ -204,11 +204,7 @@ class NumpyVectorIndex:
 
     def search(self, namespace: str, vector: Vector, limit: int) -> list[Candidate]:
         """Return up to ``limit`` memories of ``namespace``, highest inner product first."""
-        query = np.asarray(vector, dtype=np.float32)
-        if query.ndim == 2 and query.shape[0] == 1:
-            query = query[0]
-        if query.ndim != 1:
-            raise InvalidInputError(f"search() takes one vector, got an array of shape {query.shape}")
+        query = as_query_vector(vector)
         if limit <= 0:
             return []
         with self._lock:

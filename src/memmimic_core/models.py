@@ -30,11 +30,29 @@ __all__ = [
     "TextQuery",
     "Vector",
     "WeightedTerm",
+    "as_query_vector",
 ]
 
 Vector = npt.NDArray[np.float32]
 CXD_FUNCTIONS: tuple[str, ...] = ("CONTROL", "CONTEXT", "DATA")
 MemoryStatus = Literal["active", "archived"]
+
+
+def as_query_vector(vector: object) -> Vector:
+    """Return ``vector`` as one finite float32 row: what every vector index's ``search`` takes.
+
+    :raises InvalidInputError: not one non-empty row (a (1, d) array is accepted), or NaN / infinite values.
+    """
+    from .errors import InvalidInputError
+
+    query = np.asarray(vector, dtype=np.float32)
+    if query.ndim == 2 and query.shape[0] == 1:
+        query = query[0]
+    if query.ndim != 1 or not query.size:
+        raise InvalidInputError(f"search() takes one vector, got an array of shape {query.shape}")
+    if not np.all(np.isfinite(query)):
+        raise InvalidInputError("the query vector holds NaN or infinite values")
+    return query
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ import numpy as np
 from pydantic import Field
 
 from memmimic_core import hookimpl
-from memmimic_core.errors import ConfigError, EmbedderMismatchError, InvalidInputError
-from memmimic_core.models import Candidate, Change, Memory, Vector
+from memmimic_core.errors import ConfigError, EmbedderMismatchError
+from memmimic_core.models import Candidate, Change, Memory, Vector, as_query_vector
 from memmimic_core.protocols import BackendContext, BackendOptions, Storage
 from memmimic_core.registry import BackendRegistry
 
@@ -376,13 +376,7 @@ class FaissVectorIndex:
 
         :raises InvalidInputError: the vector is not one row of finite numbers of the index's dimension.
         """
-        query = np.asarray(vector, dtype=np.float32)
-        if query.ndim == 2 and query.shape[0] == 1:
-            query = query[0]
-        if query.ndim != 1 or not query.size:
-            raise InvalidInputError(f"search takes one vector (got an array of shape {query.shape})")
-        if not np.all(np.isfinite(query)):
-            raise InvalidInputError("the query vector holds NaN or infinite values")
+        query = as_query_vector(vector)
         if limit < 1:
             return []
         with self._lock:

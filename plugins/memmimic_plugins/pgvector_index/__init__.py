@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field
 
 from memmimic_core import hookimpl
 from memmimic_core.errors import ConfigError, InvalidInputError
-from memmimic_core.models import Candidate, Vector
+from memmimic_core.models import Candidate, Vector, as_query_vector
 from memmimic_core.protocols import BackendContext, BackendOptions, Storage, VectorIndex
 from memmimic_core.registry import BackendRegistry
 
@@ -120,13 +120,7 @@ class PgvectorIndex:
 
     def search(self, namespace: str, vector: Vector, limit: int) -> list[Candidate]:
         """Return up to ``limit`` memories of ``namespace``, highest inner product first."""
-        import numpy as np
-
-        query = np.asarray(vector, dtype=np.float32)
-        if query.ndim == 2 and query.shape[0] == 1:
-            query = query[0]
-        if query.ndim != 1:
-            raise InvalidInputError(f"search() takes one vector, got an array of shape {query.shape}")
+        query = as_query_vector(vector)
         if not isinstance(namespace, str):
             raise InvalidInputError(f"namespace must be text, got {type(namespace).__name__}")
         if limit <= 0:
