@@ -59,6 +59,17 @@ def test_write_behind_keeps_read_your_writes(tmp_path: Path) -> None:
         assert [h.id for h in hits] == [mid]
 
 
+def test_flush_embeds_what_write_behind_left_pending(tmp_path: Path) -> None:
+    with MemMimic(write_behind_config(tmp_path)) as m:
+        m._embedding.notify_written = lambda: None  # type: ignore[method-assign]  # no worker: all pending
+        ids = m.remember_many(["glaciers carve valleys", "rivers carry silt"])
+        assert {x.id for x in m.storage.unembedded(10, None)} == set(ids)
+        assert m.flush() == 2
+        assert m.storage.unembedded(10, None) == []
+        assert all(m.get(i).embedder for i in ids)
+        assert m.flush() == 0
+
+
 def test_write_behind_crash_loses_nothing(tmp_path: Path) -> None:
     config = write_behind_config(tmp_path)
     crashed = run_python(

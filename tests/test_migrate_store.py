@@ -51,6 +51,7 @@ def fill(store: MemMimic) -> dict[str, Any]:
     store.tales.save("retired", "soon gone", category="misc")
     store.tales.delete("retired")
     store.tales.save("bob-notes", "bob's tale", namespace="bob")
+    store.flush()  # write-behind embeddings land now, not halfway through a snapshot
     return {"ids": ids, "other": other, "newer": newer}
 
 

@@ -461,12 +461,15 @@ class MemMimic:
         status: str | None = "active",
         metadata: Mapping[str, Any] | None = None,
         sources: Sequence[str] | None = None,
+        explain: bool = False,
     ) -> list[Hit]:
         """Find the memories that best match ``query``, best first.
 
         Each hit carries its final score and how each source (keyword, semantic, expansion)
         scored and ranked it. Filters narrow the candidates; archived memories are left out
-        unless ``status`` is ``"archived"`` or ``None`` (any).
+        unless ``status`` is ``"archived"`` or ``None`` (any). With ``explain=True`` each hit
+        also carries its :attr:`Hit.explanation` (how the final score was made, and which
+        query and expanded terms matched), at some extra cost.
         """
         return self._timed(
             "recall",
@@ -483,6 +486,7 @@ class MemMimic:
                     status,
                     metadata,
                     sources,
+                    explain,
                 )
             ),
         )
@@ -500,6 +504,7 @@ class MemMimic:
         status: str | None,
         metadata: Mapping[str, Any] | None,
         sources: Sequence[str] | None,
+        explain: bool = False,
     ) -> RecallRequest:
         if status not in ("active", "archived", None):
             raise InvalidInputError(f"status must be 'active', 'archived' or None, got {status!r}")
@@ -526,6 +531,7 @@ class MemMimic:
             namespace=self._ns(namespace),
             filters=filters,
             sources=chosen,
+            explain=bool(explain),
         )
 
     def _recall(self, req: RecallRequest) -> list[Hit]:
@@ -569,6 +575,21 @@ class MemMimic:
             return done
 
         return self._timed("reembed", run)
+
+    def flush(self, *, namespace: str | None = None) -> int:
+        """Wait for write-behind work: embed every pending memory and bring the indexes up to date.
+
+        Returns how many memories were embedded. Recall already does this for its own namespace
+        (read-your-writes); call it before reading storage directly, exporting or benchmarking.
+        """
+
+        def run() -> int:
+            ns = None if namespace is None else self._ns(namespace)
+            done = self._embedding.catch_up(ns) if self._semantic_enabled() else 0
+            self._sync_indexes()
+            return done
+
+        return self._timed("flush", run)
 
     def embed(self, texts: Sequence[str]) -> Any:
         """Return the configured embedder's normalized vectors for ``texts`` (an n × d array)."""

@@ -244,6 +244,8 @@ class TextQuery:
 
     text: str = ""
     terms: tuple[WeightedTerm, ...] = ()
+    want_matched: bool = False
+    """Report each candidate's matched terms even where the index skips that by default (explain)."""
 
 
 @dataclass(frozen=True, slots=True)

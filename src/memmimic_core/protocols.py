@@ -172,6 +172,15 @@ class Storage(Protocol):
         """Return a number that grows with every write in ``namespace`` (cache keys)."""
         ...
 
+    def change_token(self) -> int | None:
+        """Return a cheap number that changes whenever any connection, in any process, commits.
+
+        Read before :meth:`last_seq` / :meth:`generation`, an unchanged token lets the caller
+        reuse the values it read last time without a query (SQLite: ``PRAGMA data_version`` on a
+        dedicated connection). ``None`` means the backend cannot tell cheaply: callers query.
+        """
+        ...
+
     # tales
     def save_tale(self, namespace: str, name: str, content: str, category: str, tags: Sequence[str]) -> Tale:
         """Save a new version of a tale (version 1 when new) and return it."""

@@ -34,6 +34,7 @@ class RecallRequest:
     namespace: str
     filters: Filters
     sources: tuple[str, ...] = (KEYWORD, SEMANTIC, EXPANSION)
+    explain: bool = False
 
     def cache_key(self, fingerprint: str, generation: int) -> str:
         """Key of the result cache: query, namespace, filters, config and data generation."""
@@ -43,6 +44,7 @@ class RecallRequest:
             "n": self.namespace,
             "l": self.limit,
             "s": list(self.sources),
+            "x": self.explain,
             "f": [
                 f.memory_type,
                 f.cxd_function,

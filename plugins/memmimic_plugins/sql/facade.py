@@ -122,6 +122,10 @@ class SqlStorageFacade:
         """Return the newest change's sequence number in ``namespace`` (0 if none)."""
         return self._store.generation(namespace)
 
+    def change_token(self) -> int | None:
+        """Return a cheap number that changes with every commit, or ``None`` (callers query)."""
+        return None
+
     def save_tale(self, namespace: str, name: str, content: str, category: str, tags: Sequence[str]) -> Tale:
         """Save a new version of a tale (version 1 when new) and return it."""
         return self._store.save_tale(namespace, name, content, category, tags)
