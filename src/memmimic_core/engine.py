@@ -31,7 +31,8 @@ from .protocols import (
     TextIndex,
     VectorIndex,
 )
-from .search import SEMANTIC, RecallPipeline, RecallRequest, hits_from_json, hits_to_json
+from .results import ResultCache
+from .search import SEMANTIC, RecallPipeline, RecallRequest
 from .tales import TaleBook
 
 __all__ = ["MemMimic"]
@@ -99,6 +100,7 @@ class MemMimic:
             ]
             self.ranker: Ranker = self._create("ranker", cfg.ranker.backend, cfg.ranker.options)
             self.cache: Cache = self._create("cache", cfg.cache.backend, cfg.cache.options)
+            self._results = ResultCache(self.cache)
             self.classifier: Classifier = self._create(
                 "classifier", cfg.classifier.backend, cfg.classifier.options
             )
@@ -106,6 +108,8 @@ class MemMimic:
             self._services.insert(0, self._access.close)
             self._index_lock = threading.RLock()
             self._synced_seq = -1
+            self._seen_token: int | None = None
+            self._generations: dict[str, int] = {}
             self._sync_indexes()  # drift check: indexes catch up with the database at start-up
             self._pipeline = RecallPipeline(
                 storage=self.storage,
@@ -161,14 +165,35 @@ class MemMimic:
             return fn()
 
     def _sync_indexes(self) -> None:
-        """Bring the derived indexes up to the storage's newest change."""
-        seq = self.storage.last_seq()
-        if seq == self._synced_seq:
+        """Bring the derived indexes up to the storage's newest change.
+
+        Cheap when nothing was committed since the last call: the storage's change token (one
+        ``PRAGMA data_version`` on SQLite) says so without a query; then the memoized sequence
+        and generations stay valid. The token is read first, so a commit racing this call only
+        makes the next call look again.
+        """
+        token = self.storage.change_token()
+        if token is not None and token == self._seen_token:
             return
+        seq = self.storage.last_seq()
         with self._index_lock:
-            self.text_index.sync()
-            self.vector_index.sync()
-            self._synced_seq = seq
+            if seq != self._synced_seq:
+                self.text_index.sync()
+                self.vector_index.sync()
+                self._synced_seq = seq
+            self._generations = {}
+            self._seen_token = token
+
+    def _generation(self, namespace: str) -> int:
+        """The namespace's data generation (result-cache keys), memoized while nothing changes."""
+        if self._seen_token is not None:
+            memo = self._generations.get(namespace)
+            if memo is not None:
+                return memo
+        generation = self.storage.generation(namespace)
+        if self._seen_token is not None:
+            self._generations[namespace] = generation
+        return generation
 
     def _rebuild_vector_index(self) -> None:
         """Replace the vector index by a fresh one (after a re-embed changed every vector)."""
@@ -180,6 +205,7 @@ class MemMimic:
             self.vector_index = self._create("vector_index", cfg.backend, cfg.options)
             self._pipeline.vector_index = self.vector_index
             self._synced_seq = -1
+            self._seen_token = None
         self._sync_indexes()
 
     def _semantic_enabled(self) -> bool:
@@ -339,8 +365,7 @@ class MemMimic:
                 progress(len(enriched), len(news))
         stored = self.storage.add(enriched)
         if self._embedding.write_behind:
-            self._embedding.notify_written()
-        self._sync_indexes()
+            self._embedding.notify_written()  # its batch ends by syncing the indexes
         return [m.id for m in stored]
 
     def update(
@@ -394,7 +419,6 @@ class MemMimic:
             updated = self.storage.update(mid, ns, MemoryPatch(**fields), reason)
             if self._embedding.write_behind and content is not None:
                 self._embedding.notify_written()
-            self._sync_indexes()
             return updated
 
         return self._timed("update", run)
@@ -410,7 +434,6 @@ class MemMimic:
             mid = v.check_memory_id(memory_id)
             if not self.storage.delete(mid, ns):
                 raise NotFoundError(f"no memory {mid!r} in namespace {ns!r}")
-            self._sync_indexes()
 
         self._timed("forget", run)
 
@@ -536,14 +559,18 @@ class MemMimic:
 
     def _recall(self, req: RecallRequest) -> list[Hit]:
         self._sync_indexes()
-        key = req.cache_key(self._config_fingerprint, self.storage.generation(req.namespace))
-        cached = self.cache.get("results", key)
+        key = req.cache_key(self._config_fingerprint, self._generation(req.namespace))
+        cached = self._results.get(key)
         if cached is not None:
-            return hits_from_json(cached)
+            return cached
         if self._embedding.write_behind and (SEMANTIC in req.sources or req.filters.cxd_function):
-            self._embedding.catch_up(req.namespace)  # read-your-writes by meaning and by CXD label
+            # read-your-writes by meaning and by CXD label. Vectors stored by this catch-up or by
+            # the background worker are a new generation: key the result by what it was made from
+            self._embedding.catch_up(req.namespace)
+            self._sync_indexes()
+            key = req.cache_key(self._config_fingerprint, self._generation(req.namespace))
         hits = self._pipeline.run(req)
-        self.cache.set("results", key, hits_to_json(hits))
+        self._results.put(key, hits)
         self._access.record(req.namespace, tuple(h.id for h in hits))
         return hits
 
@@ -641,9 +668,7 @@ class MemMimic:
                 valid_to=datetime.now(timezone.utc),
                 status="archived",
             )
-            updated = self.storage.update(v.check_memory_id(memory_id), ns, patch, reason)
-            self._sync_indexes()
-            return updated
+            return self.storage.update(v.check_memory_id(memory_id), ns, patch, reason)
 
         return self._timed("update", run)
 
