@@ -26,6 +26,7 @@ __all__ = [
     "MemMimicConfig",
     "MemoryConfig",
     "PerformanceConfig",
+    "WarmupConfig",
     "load_config",
 ]
 
@@ -127,6 +128,23 @@ class AlertsConfig(BaseModel):
     rss_mb: float = Field(default=1024.0, gt=0, description="resident memory of the process, in MiB")
 
 
+class WarmupConfig(BaseModel):
+    """Predictive warm-up: re-run the most frequent recent queries when a store opens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        default=False,
+        description="at open, recall the most frequent logged queries in the background "
+        "(fills the result and query-embedding caches, loads the model off the first caller's path)",
+    )
+    queries: int = Field(default=20, ge=1, le=1000, description="how many logged queries to re-run")
+    log: bool = Field(
+        default=True, description="count unfiltered recalls in <data_dir>/query-log.json (what warm-up reads)"
+    )
+    log_size: int = Field(default=500, ge=10, le=100_000, description="distinct queries the log keeps")
+
+
 class PerformanceConfig(BaseModel):
     """Search and timing knobs."""
 
@@ -139,6 +157,7 @@ class PerformanceConfig(BaseModel):
         default=True, description="run keyword and semantic retrieval concurrently"
     )
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    warmup: WarmupConfig = Field(default_factory=WarmupConfig)
 
 
 NearDuplicatePolicy = Literal["supersede", "merge", "refuse", "store"]

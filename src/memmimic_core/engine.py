@@ -34,6 +34,7 @@ from .protocols import (
 from .results import ResultCache
 from .search import SEMANTIC, RecallPipeline, RecallRequest
 from .tales import TaleBook
+from .warmup import LoggedQuery, QueryLog, Warmer
 
 __all__ = ["MemMimic"]
 
@@ -126,10 +127,19 @@ class MemMimic:
             )
             self._services.insert(0, self._pipeline.close)
             self.tales = TaleBook(self.storage, cfg.namespace)
+            warm = cfg.performance.warmup
+            self._querylog = QueryLog(cfg.data_dir, warm.log_size) if warm.log else None
+            if self._querylog is not None:
+                self._services.append(self._querylog.save)
         except BaseException:
             self.close()
             raise
         self._config_fingerprint = cfg.fingerprint()
+        self.warmer: Warmer | None = None
+        if warm.enabled and self._querylog is not None:
+            self.warmer = Warmer(self._querylog.top(warm.queries), self._warm_one)
+            self._services.insert(0, self.warmer.stop)
+            self.warmer.start()
 
     # construction ----------------------------------------------------------------------
 
@@ -557,7 +567,31 @@ class MemMimic:
             explain=bool(explain),
         )
 
-    def _recall(self, req: RecallRequest) -> list[Hit]:
+    def _warm_one(self, query: LoggedQuery) -> None:
+        """Recall one logged query for warm-up (not logged again, timed as ``warmup``)."""
+        self._timed(
+            "warmup",
+            lambda: self._recall(
+                self._request(
+                    query.query,
+                    query.limit,
+                    query.namespace,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "active",
+                    None,
+                    query.sources,
+                ),
+                log=False,
+            ),
+        )
+
+    def _recall(self, req: RecallRequest, *, log: bool = True) -> list[Hit]:
+        if log and self._querylog is not None and req.filters.is_empty() and not req.explain:
+            self._querylog.record(req.namespace, req.query, req.limit, req.sources)
         self._sync_indexes()
         key = req.cache_key(self._config_fingerprint, self._generation(req.namespace))
         cached = self._results.get(key)
@@ -726,11 +760,21 @@ class MemMimic:
                 "vector_index": vector_stats,
                 "embedder": {"backend": self.config.embedder.backend, **self._embedding.stats()},
                 "cache": cache_stats,
+                "warmup": self._warmup_stats(),
                 "metrics": snapshot,
                 "warnings": warnings,
             }
 
         return self._timed("status", run)
+
+    def _warmup_stats(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "enabled": self.warmer is not None,
+            "logged_queries": len(self._querylog) if self._querylog is not None else None,
+        }
+        if self.warmer is not None:
+            info.update(self.warmer.stats())
+        return info
 
     def _observe(
         self,
