@@ -139,12 +139,70 @@ def test_rrf_k_and_weights_from_options() -> None:
     assert by_id == pytest.approx({"a": 1 / 2, "b": 2 / 2})
 
 
+def test_weighted_breakdown_by_hand() -> None:
+    """The by-hand case above, broken down: weight × normalized / Σ weights, then the bonus.
+
+    weights keyword 0.6, semantic 0.4 (divisor 1.0), bonus 0.1. minmax: keyword a=1, b=0.5,
+    c=0; semantic b=1, c=0.
+      a: keyword 0.6*1 = 0.6
+      b: keyword 0.6*0.5 = 0.3, semantic 0.4*1 = 0.4, bonus 0.1     → 0.8
+      c: keyword 0, semantic 0, bonus 0.1                             → 0.1
+    """
+    sources = {
+        "keyword": candidates(("a", 10.0), ("b", 6.0), ("c", 2.0)),
+        "semantic": candidates(("b", 0.9), ("c", 0.5)),
+    }
+    ranker = weighted(weights={"keyword": 0.6, "semantic": 0.4}, convergence_bonus=0.1)
+    by_id = {f.memory_id: f for f in ranker.fuse(sources, 10)}
+    assert by_id["a"].contributions == pytest.approx({"keyword": 0.6})
+    assert by_id["a"].bonus == 0.0
+    assert by_id["b"].contributions == pytest.approx({"keyword": 0.3, "semantic": 0.4})
+    assert by_id["b"].bonus == pytest.approx(0.1)
+    assert by_id["b"].score == pytest.approx(0.8)
+    assert by_id["c"].contributions == pytest.approx({"keyword": 0.0, "semantic": 0.0})
+    assert by_id["c"].bonus == pytest.approx(0.1)
+
+
+def test_weighted_breakdown_divides_by_the_weights_of_the_sources_that_answered() -> None:
+    """keyword 1.0, expansion 0.25 answered, semantic (0.5) did not: divisor 1.25."""
+    sources = {
+        "keyword": candidates(("a", 2.0), ("b", 1.0)),
+        "expansion": candidates(("b", 3.0)),
+        "semantic": [],
+    }
+    ranker = weighted(weights={"keyword": 1.0, "semantic": 0.5, "expansion": 0.25}, convergence_bonus=0.0)
+    by_id = {f.memory_id: f for f in ranker.fuse(sources, 10)}
+    assert by_id["a"].contributions == pytest.approx({"keyword": 1.0 / 1.25})
+    assert by_id["b"].contributions == pytest.approx({"keyword": 0.0, "expansion": 0.25 / 1.25})
+    assert by_id["b"].bonus == 0.0
+
+
+def test_rrf_breakdown_by_hand() -> None:
+    """k=60, semantic weight 2: b = keyword 1/62 + semantic 2/61; no bonus in RRF."""
+    ranker = RrfRanker(RrfRanker.Options(weights={"semantic": 2.0}))
+    sources = {
+        "keyword": candidates(("a", 5.0), ("b", 4.0)),
+        "semantic": candidates(("b", 0.9), ("a", 0.7)),
+    }
+    by_id = {f.memory_id: f for f in ranker.fuse(sources, 10)}
+    assert by_id["b"].contributions == pytest.approx({"keyword": 1 / 62, "semantic": 2 / 61})
+    assert by_id["a"].contributions == pytest.approx({"keyword": 1 / 61, "semantic": 2 / 62})
+    assert by_id["b"].bonus == 0.0
+    assert by_id["b"].score == pytest.approx(1 / 62 + 2 / 61)
+
+
+def test_context_window_option() -> None:
+    assert WeightedRanker.Options().context_window_seconds == 600.0
+    assert WeightedRanker.Options(context_window_seconds=0).context_window_seconds == 0.0
+
+
 @pytest.mark.parametrize(
     ("name", "options"),
     [
         ("weighted", {"normalization": "zscore"}),
         ("weighted", {"weights": {"keyword": -1}}),
         ("weighted", {"bonus": 0.1}),
+        ("weighted", {"context_window_seconds": -1}),
         ("rrf", {"k": 0}),
         ("rrf", {"weights": {"semantic": "heavy"}}),
     ],

@@ -2,14 +2,15 @@
 
 Both explain every hit: each :class:`~memmimic_core.models.Fused` carries, per source that
 found the memory, its raw score, its normalized score and its 1-based rank in that source,
-plus the union of the terms that matched. Ties are broken by memory id, so the same input
-always gives the same order.
+the union of the terms that matched, and what each source (and the convergence bonus) added
+to the final score. Ties are broken by memory id, so the same input always gives the same
+order.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar, Literal
 
 from pydantic import Field, NonNegativeFloat
@@ -61,7 +62,10 @@ def _finish(
     explained: dict[str, dict[str, SourceScore]],
     terms: dict[str, list[Sequence[str]]],
     limit: int,
+    share: Callable[[str, SourceScore], float],
+    bonus: Callable[[str], float] | None = None,
 ) -> list[Fused]:
+    """Order, cut to ``limit`` and break each kept score down (``share`` of each source)."""
     order = sorted(scores, key=lambda mid: (-scores[mid], mid))[: max(0, limit)]
     return [
         Fused(
@@ -69,6 +73,8 @@ def _finish(
             score=scores[mid],
             sources=explained[mid],
             matched_terms=_union_terms(*terms[mid]),
+            contributions={source: share(source, seen) for source, seen in explained[mid].items()},
+            bonus=bonus(mid) if bonus is not None else 0.0,
         )
         for mid in order
     ]
@@ -106,6 +112,13 @@ class WeightedRanker:
             description=(
                 "share of the best neighbour's score (the memory stored just before or after, "
                 "same namespace) added to a memory's own; applied by the recall pipeline"
+            ),
+        )
+        context_window_seconds: NonNegativeFloat = Field(
+            default=600.0,
+            description=(
+                "two memories are neighbours for context_weight only when stored at most this many "
+                "seconds apart (created_at); 0 = no time limit"
             ),
         )
 
@@ -152,7 +165,16 @@ class WeightedRanker:
             mid: (value / total_weight if total_weight > 0 else 0.0) + bonus * max(0, agreeing[mid] - 1)
             for mid, value in weighted.items()
         }
-        return _finish(scores, explained, terms, limit)
+        return _finish(
+            scores,
+            explained,
+            terms,
+            limit,
+            share=lambda source, seen: (
+                self.weight(source) * seen.normalized / total_weight if total_weight > 0 else 0.0
+            ),
+            bonus=lambda mid: bonus * max(0, agreeing[mid] - 1),
+        )
 
 
 class RrfRanker:
@@ -182,7 +204,7 @@ class RrfRanker:
         explained: dict[str, dict[str, SourceScore]] = {}
         terms: dict[str, list[Sequence[str]]] = {}
         for source, entries in rank_sources(sources).items():
-            w = float(self.options.weights.get(source, self.options.default_weight))
+            w = self.weight(source)
             for candidate, rank in entries:
                 mid = candidate.memory_id
                 explained.setdefault(mid, {})[source] = SourceScore(
@@ -190,7 +212,13 @@ class RrfRanker:
                 )
                 terms.setdefault(mid, []).append(candidate.matched_terms)
                 scores[mid] = scores.get(mid, 0.0) + w / (k + rank)
-        return _finish(scores, explained, terms, limit)
+        return _finish(
+            scores, explained, terms, limit, share=lambda source, seen: self.weight(source) / (k + seen.rank)
+        )
+
+    def weight(self, source: str) -> float:
+        """Return the weight of ``source``."""
+        return float(self.options.weights.get(source, self.options.default_weight))
 
 
 @hookimpl

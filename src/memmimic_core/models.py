@@ -18,6 +18,7 @@ __all__ = [
     "CXD_FUNCTIONS",
     "Candidate",
     "Change",
+    "Explanation",
     "Filters",
     "Fused",
     "HistoryEntry",
@@ -268,12 +269,120 @@ class SourceScore:
 
 @dataclass(frozen=True, slots=True)
 class Fused:
-    """A ranker's output for one memory."""
+    """A ranker's output for one memory.
+
+    ``contributions`` and ``bonus`` break ``score`` down for explanations: what each source
+    added and what the ranker added for agreement, so that ``sum(contributions) + bonus``
+    is ``score``. A ranker that cannot break its score down leaves them empty.
+    """
 
     memory_id: str
     score: float
     sources: Mapping[str, SourceScore]
     matched_terms: tuple[str, ...] = ()
+    contributions: Mapping[str, float] = field(default_factory=dict)
+    bonus: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """How one recall hit got its final score, and which terms matched (``recall(explain=True)``).
+
+    ``score = sum(contributions.values()) + bonus + context_lift``, up to float rounding, for
+    the built-in rankers.
+    """
+
+    score: float
+    """The hit's final score."""
+    contributions: Mapping[str, float] = field(default_factory=dict)
+    """Per source (keyword, semantic, expansion, …): what it added to the final score."""
+    bonus: float = 0.0
+    """What the ranker added because several sources agreed (the convergence bonus)."""
+    context_lift: float = 0.0
+    """What the neighbour lift added (``ranker.context_weight`` × the neighbour's score)."""
+    lifted_by: str | None = None
+    """The id of the neighbouring hit that lifted this one, if any."""
+    matched_query_terms: tuple[str, ...] = ()
+    """Words of the query found in the memory (as the text index reports them)."""
+    matched_expanded_terms: tuple[WeightedTerm, ...] = ()
+    """Expanded terms found in the memory, with the expander's weight and source word."""
+    sources: Mapping[str, SourceScore] = field(default_factory=dict)
+    """How each source saw the hit (as :attr:`Hit.sources`), for the rendering."""
+
+    def lines(self) -> list[str]:
+        """Return a human rendering, one line per fact (no markup)."""
+        parts = [f"{name} {value:.4f}" for name, value in self.contributions.items()]
+        if self.bonus:
+            parts.append(f"bonus {self.bonus:.4f}")
+        if self.context_lift:
+            parts.append(f"context {self.context_lift:.4f}")
+        out = [f"final score {self.score:.4f}" + (f" = {' + '.join(parts)}" if parts else "")]
+        for name, src in self.sources.items():
+            if name == "context":
+                continue
+            added = self.contributions.get(name)
+            share = f"+{added:.4f}" if added is not None else "   -   "
+            out.append(
+                f"  {name:<10} {share}  (score {_num(src.score)}, rank {src.rank},"
+                f" normalized {_num(src.normalized)})"
+            )
+        if self.bonus:
+            out.append(f"  {'bonus':<10} +{self.bonus:.4f}  (sources agreed)")
+        if self.lifted_by is not None:
+            out.append(f"  {'context':<10} +{self.context_lift:.4f}  (lifted by neighbour {self.lifted_by})")
+        out.append(f"  matched terms: {', '.join(self.matched_query_terms) or '-'}")
+        if self.matched_expanded_terms:
+            expanded = ", ".join(
+                f"{t.term} (weight {t.weight:g}" + (f", from {t.source})" if t.source else ")")
+                for t in self.matched_expanded_terms
+            )
+            out.append(f"  matched expanded terms: {expanded}")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "score": self.score,
+            "contributions": dict(self.contributions),
+            "bonus": self.bonus,
+            "context_lift": self.context_lift,
+            "lifted_by": self.lifted_by,
+            "matched_query_terms": list(self.matched_query_terms),
+            "matched_expanded_terms": [
+                {"term": t.term, "weight": t.weight, "source": t.source} for t in self.matched_expanded_terms
+            ],
+            "sources": {
+                name: {"score": s.score, "normalized": s.normalized, "rank": s.rank}
+                for name, s in self.sources.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Explanation:
+        """Rebuild an explanation from :meth:`to_dict` output."""
+        return cls(
+            score=float(data["score"]),
+            contributions={str(k): float(v) for k, v in data.get("contributions", {}).items()},
+            bonus=float(data.get("bonus", 0.0)),
+            context_lift=float(data.get("context_lift", 0.0)),
+            lifted_by=data.get("lifted_by"),
+            matched_query_terms=tuple(data.get("matched_query_terms", ())),
+            matched_expanded_terms=tuple(
+                WeightedTerm(term=t["term"], weight=float(t["weight"]), source=t.get("source", ""))
+                for t in data.get("matched_expanded_terms", ())
+            ),
+            sources={
+                str(name): SourceScore(score=s["score"], normalized=s["normalized"], rank=s["rank"])
+                for name, s in data.get("sources", {}).items()
+            },
+        )
+
+
+def _num(value: float) -> str:
+    return f"{value:.2e}" if 0 < abs(value) < 0.0001 else f"{value:.4f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +393,8 @@ class Hit:
     score: float
     sources: Mapping[str, SourceScore]
     matched_terms: tuple[str, ...] = ()
+    explanation: Explanation | None = None
+    """How the score was made and what matched; set by ``recall(..., explain=True)`` only."""
 
     @property
     def id(self) -> str:
@@ -291,8 +402,8 @@ class Hit:
         return self.memory.id
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
+        """Return a JSON-ready dict (with ``explanation`` when the hit carries one)."""
+        out: dict[str, Any] = {
             "id": self.memory.id,
             "score": self.score,
             "sources": {
@@ -302,6 +413,9 @@ class Hit:
             "matched_terms": list(self.matched_terms),
             "memory": self.memory.to_dict(),
         }
+        if self.explanation is not None:
+            out["explanation"] = self.explanation.to_dict()
+        return out
 
 
 @dataclass(frozen=True, slots=True)

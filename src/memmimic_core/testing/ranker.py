@@ -150,6 +150,19 @@ class RankerContract:
         reordered = {"semantic": sources["semantic"], "keyword": sources["keyword"]}
         assert ids(ranker.fuse(reordered, 10)) == ids(first)
 
+    def test_the_breakdown_adds_up_to_the_score(self, ranker: Ranker) -> None:
+        """A ranker may leave ``contributions`` empty; if it fills them, they explain the score."""
+        sources = {
+            "keyword": candidates(("a", 7.5), ("b", 4.0), ("c", 1.0)),
+            "semantic": candidates(("b", 0.83), ("c", 0.42), ("d", 0.1)),
+        }
+        for fused in ranker.fuse(sources, 10):
+            if not fused.contributions:
+                assert fused.bonus == 0.0
+                continue
+            assert set(fused.contributions) <= set(fused.sources)
+            assert sum(fused.contributions.values()) + fused.bonus == pytest.approx(fused.score)
+
     def test_scores_are_finite_floats(self, ranker: Ranker) -> None:
         sources = {"keyword": candidates(("a", 0.0), ("b", 0.0)), "semantic": candidates(("a", -0.2))}
         for fused in ranker.fuse(sources, 10):
