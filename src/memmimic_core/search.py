@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from .models import Candidate, Filters, Fused, Hit, Memory, SourceScore, TextQuery, WeightedTerm
+from .models import (
+    Candidate,
+    Explanation,
+    Filters,
+    Fused,
+    Hit,
+    Memory,
+    SourceScore,
+    TextQuery,
+    WeightedTerm,
+)
 from .protocols import Cache, Expander, Ranker, Storage, TextIndex, VectorIndex
 
 __all__ = ["RecallPipeline", "RecallRequest", "hits_from_json", "hits_to_json", "normalize_query"]
 
 KEYWORD, SEMANTIC, EXPANSION = "keyword", "semantic", "expansion"
 CONTEXT = "context"  # not a retriever: the lift a memory gets from a neighbour that matched
+DEFAULT_CONTEXT_WINDOW = 600.0  # seconds; the ranker's context_window_seconds when it has none
+_WORD = re.compile(r"[^\W_]+")
 
 
 def normalize_query(text: str) -> str:
@@ -85,9 +98,15 @@ def hits_from_json(blob: bytes) -> list[Hit]:
                 score=item["score"],
                 sources=sources,
                 matched_terms=tuple(item["matched_terms"]),
+                explanation=Explanation.from_dict(item["explanation"]) if item.get("explanation") else None,
             )
         )
     return out
+
+
+def _term_key(text: str) -> str:
+    """A term as text indexes report it: its words, case-folded, space-joined."""
+    return " ".join(_WORD.findall(text.casefold()))
 
 
 class RecallPipeline:
@@ -108,6 +127,7 @@ class RecallPipeline:
         min_candidates: int,
         parallel: bool,
         context_weight: float | None = None,
+        context_window: float | None = None,
     ) -> None:
         self.storage = storage
         self.text_index = text_index
@@ -122,6 +142,9 @@ class RecallPipeline:
         if context_weight is None:  # the ranker's option, when it has one
             context_weight = float(getattr(getattr(ranker, "options", None), "context_weight", 0.0) or 0.0)
         self.context_weight = max(0.0, context_weight)
+        if context_window is None:
+            context_window = getattr(getattr(ranker, "options", None), "context_window_seconds", None)
+        self.context_window = max(0.0, DEFAULT_CONTEXT_WINDOW if context_window is None else context_window)
         self._pool = (
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="memmimic-recall") if parallel else None
         )
@@ -143,13 +166,13 @@ class RecallPipeline:
         jobs: dict[str, Callable[[], list[Candidate]]] = {}
         if KEYWORD in req.sources:
             jobs[KEYWORD] = lambda: self.text_index.search(
-                req.namespace, TextQuery(text=req.query), k, req.filters
+                req.namespace, TextQuery(text=req.query, want_matched=req.explain), k, req.filters
             )
         if SEMANTIC in req.sources and self._semantic_enabled():
             jobs[SEMANTIC] = lambda: self.vector_index.search(req.namespace, self._embed_query(req.query), k)
         if EXPANSION in req.sources and terms:
             jobs[EXPANSION] = lambda: self.text_index.search(
-                req.namespace, TextQuery(terms=tuple(terms)), k, req.filters
+                req.namespace, TextQuery(terms=tuple(terms), want_matched=req.explain), k, req.filters
             )
         if self._pool is None or len(jobs) < 2:
             return {name: job() for name, job in jobs.items()}
@@ -170,6 +193,8 @@ class RecallPipeline:
             sources = self.retrieve(req, k, terms)
             fused = self.ranker.fuse(sources, k)
             hits = self._materialize(fused, req)
+            if req.explain:
+                hits = self._explain(hits, fused, req, terms)
             if self.context_weight > 0 and hits:
                 hits = self._spread_to_neighbours(hits, req)
             exhausted = all(len(c) < k for c in sources.values())
@@ -189,14 +214,52 @@ class RecallPipeline:
             if f.memory_id in by_id and req.filters.matches(by_id[f.memory_id])
         ]
 
+    @staticmethod
+    def _explain(
+        hits: Sequence[Hit], fused: Sequence[Fused], req: RecallRequest, terms: Sequence[WeightedTerm]
+    ) -> list[Hit]:
+        """Attach each hit's :class:`Explanation`: the ranker's breakdown and the matched terms."""
+        by_id = {f.memory_id: f for f in fused}
+        query_words = set(_WORD.findall(req.query.casefold()))
+        expanded = {_term_key(t.term): t for t in terms}
+        out = []
+        for hit in hits:
+            f = by_id[hit.id]
+            query_terms: list[str] = []
+            expanded_terms: list[WeightedTerm] = []
+            for term in hit.matched_terms:
+                key = _term_key(term)
+                found = expanded.get(key)
+                if found is not None and found not in expanded_terms:
+                    expanded_terms.append(found)
+                if (found is None or key in query_words) and term not in query_terms:
+                    query_terms.append(term)
+            explanation = Explanation(
+                score=hit.score,
+                contributions=dict(f.contributions),
+                bonus=f.bonus,
+                matched_query_terms=tuple(query_terms),
+                matched_expanded_terms=tuple(expanded_terms),
+                sources=dict(hit.sources),
+            )
+            out.append(replace(hit, explanation=explanation))
+        return out
+
+    def _close_in_time(self, a: Memory, b: Memory) -> bool:
+        """Whether two memories were stored within ``context_window`` seconds (0: always)."""
+        window = self.context_window
+        return window <= 0 or abs((a.created_at - b.created_at).total_seconds()) <= window
+
     def _spread_to_neighbours(self, hits: Sequence[Hit], req: RecallRequest) -> list[Hit]:
         """Lift each memory by ``context_weight`` × the best score of its stored neighbours.
 
         Neighbours are the memories stored just before and just after (adjacent integer keys)
-        in the same namespace, such as the turns around a turn of a conversation: what was
-        said next to a match is often what the question is about. A neighbour that no
-        retriever found can enter the list this way; its ``context`` source names the hit
-        that lifted it. Own scores are kept, so a neighbour never outranks an equal match.
+        in the same namespace and at most ``context_window`` seconds apart, such as the turns
+        around a turn of a conversation: what was said next to a match is often what the
+        question is about, while a note written days after another is about something else.
+        A neighbour that no retriever found can enter the list this way; its ``context``
+        source names the hit that lifted it. Own scores are kept, so a neighbour never
+        outranks an equal match.
         """
         weight = self.context_weight
         by_rowid: dict[int, Memory] = {h.memory.rowid: h.memory for h in hits}
@@ -217,21 +280,37 @@ class RecallPipeline:
             hit = own.get(rowid)
             base = hit.score if hit is not None else 0.0
             best = max(
-                (own[n] for n in (rowid - 1, rowid + 1) if n in own and n in by_rowid),
+                (
+                    own[n]
+                    for n in (rowid - 1, rowid + 1)
+                    if n in own and n in by_rowid and self._close_in_time(memory, by_rowid[n])
+                ),
                 key=lambda h: h.score,
                 default=None,
             )
+            if hit is None and (best is None or best.score <= 0):
+                continue
             sources = dict(hit.sources) if hit is not None else {}
             score = base
+            explanation = hit.explanation if hit is not None else None
             if best is not None and best.score > 0:
-                score = base + weight * best.score
+                lift = weight * best.score
+                score = base + lift
                 sources[CONTEXT] = SourceScore(
-                    score=best.score, normalized=weight * best.score, rank=rank[best.memory.rowid]
+                    score=best.score, normalized=lift, rank=rank[best.memory.rowid]
                 )
-            if hit is None and best is None:
-                continue
+                if req.explain:
+                    explanation = replace(
+                        explanation or Explanation(score=0.0),
+                        score=score,
+                        context_lift=lift,
+                        lifted_by=best.id,
+                        sources=sources,
+                    )
             terms = hit.matched_terms if hit is not None else ()
-            lifted.append(Hit(memory=memory, score=score, sources=sources, matched_terms=terms))
+            lifted.append(
+                Hit(memory=memory, score=score, sources=sources, matched_terms=terms, explanation=explanation)
+            )
         lifted.sort(key=lambda h: (-h.score, h.memory.id))
         return lifted
 

@@ -146,16 +146,43 @@ class PostgresStore(SqlStore):
         score: sa.ColumnElement[Any] = sa.literal(0.0)  # a sum of weighted ranks
         for q, weight in weighted:
             score = score + sa.func.ts_rank_cd(_TSV, q) * weight
+        # explain: one @@ per word and term, so stemmed matches are reported as the index sees them
+        checks = self._term_checks(query) if query.want_matched else []
         stmt = (
-            sa.select(memories.c.id, memories.c.content, score.label("score"))
+            sa.select(memories.c.id, memories.c.content, score.label("score"), *(c for _, c in checks))
             .where(sa.or_(*matches), *clauses)
             .order_by(sa.desc("score"), memories.c.rowid)
             .limit(limit)
         )
+        if checks:
+            return [
+                Candidate(
+                    memory_id=r[0],
+                    score=float(r[2]),
+                    matched_terms=tuple(
+                        dict.fromkeys(term for (term, _), hit in zip(checks, r[3:], strict=True) if hit)
+                    ),
+                )
+                for r in conn.execute(stmt)
+            ]
         return [
             Candidate(memory_id=r[0], score=float(r[2]), matched_terms=matched_terms(r[1], query))
             for r in conn.execute(stmt)
         ]
+
+    @staticmethod
+    def _term_checks(query: TextQuery) -> list[tuple[str, sa.ColumnElement[Any]]]:
+        """Return ``(reported term, "the memory matches it" column)`` per word of the text and term."""
+        checks: list[tuple[str, sa.ColumnElement[Any]]] = []
+        for word in query_tokens(query.text):
+            q = sa.func.plainto_tsquery("english", sa.literal(word, sa.Text))
+            checks.append((word.lower(), _TSV.op("@@")(q)))
+        for term in query.terms[:MAX_WEIGHTED_TERMS]:
+            words = query_tokens(term.term)
+            if words:
+                q = sa.func.phraseto_tsquery("english", sa.literal(" ".join(words), sa.Text))
+                checks.append((" ".join(words).lower(), _TSV.op("@@")(q)))
+        return [(term, check.label(f"matched_{i}")) for i, (term, check) in enumerate(checks)]
 
     def stats(self) -> dict[str, Any]:
         """Return the backend, masked URL, schema, its size on the server and pool use."""

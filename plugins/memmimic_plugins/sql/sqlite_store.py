@@ -34,15 +34,10 @@ def _quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
-def fts5_query(query: TextQuery) -> str:
-    """Build an FTS5 MATCH expression: every word of the text and every term, quoted, OR-ed.
-
-    FTS5 cannot weight single terms, so expansion terms join the OR with the user's words
-    (multi-word terms as phrases); the engine's expansion retriever weights them if it
-    searches the terms on their own. Returns "" when nothing searchable is left.
-    """
-    parts = [_quote(t) for t in query_tokens(query.text)]
-    seen = {p.lower() for p in parts}
+def fts5_parts(query: TextQuery) -> list[tuple[str, str]]:
+    """Return ``(reported term, quoted FTS5 string)`` per word of the text and per term, deduplicated."""
+    parts = [(t.lower(), _quote(t)) for t in query_tokens(query.text)]
+    seen = {p.lower() for _, p in parts}
     for term in query.terms:
         words = query_tokens(term.term)
         if not words:
@@ -50,8 +45,18 @@ def fts5_query(query: TextQuery) -> str:
         part = _quote(" ".join(words))
         if part.lower() not in seen:
             seen.add(part.lower())
-            parts.append(part)
-    return " OR ".join(parts)
+            parts.append((" ".join(words).lower(), part))
+    return parts
+
+
+def fts5_query(query: TextQuery) -> str:
+    """Build an FTS5 MATCH expression: every word of the text and every term, quoted, OR-ed.
+
+    FTS5 cannot weight single terms, so expansion terms join the OR with the user's words
+    (multi-word terms as phrases); the engine's expansion retriever weights them if it
+    searches the terms on their own. Returns "" when nothing searchable is left.
+    """
+    return " OR ".join(part for _, part in fts5_parts(query))
 
 
 class SqliteStore(SqlStore):
@@ -146,16 +151,35 @@ class SqliteStore(SqlStore):
         fts = sa.table("memories_fts", sa.column("rowid"))
         rank = sa.func.bm25(sa.literal_column("memories_fts"))
         stmt = (
-            sa.select(memories.c.id, memories.c.content, (-rank).label("score"))
+            sa.select(memories.c.id, memories.c.content, (-rank).label("score"), memories.c.rowid)
             .select_from(fts.join(memories, memories.c.rowid == fts.c.rowid))
             .where(sa.literal_column("memories_fts").op("MATCH")(match), *clauses)
             .order_by(rank, memories.c.rowid)
             .limit(limit)
         )
+        rows = conn.execute(stmt).all()
+        if query.want_matched and rows:  # ask the index itself, so stemmed matches count too
+            found = self._index_matches(conn, query, [int(r[3]) for r in rows])
+            return [
+                Candidate(memory_id=r[0], score=float(r[2]), matched_terms=found[int(r[3])]) for r in rows
+            ]
         return [
             Candidate(memory_id=r[0], score=float(r[2]), matched_terms=matched_terms(r[1], query))
-            for r in conn.execute(stmt)
+            for r in rows
         ]
+
+    @staticmethod
+    def _index_matches(conn: Connection, query: TextQuery, rowids: list[int]) -> dict[int, tuple[str, ...]]:
+        """Return, per rowid, the query's words and terms that FTS5 matches in it (one MATCH each)."""
+        fts = sa.table("memories_fts", sa.column("rowid"))
+        found: dict[int, list[str]] = {rowid: [] for rowid in rowids}
+        for term, part in fts5_parts(query):
+            stmt = sa.select(fts.c.rowid).where(
+                sa.literal_column("memories_fts").op("MATCH")(part), fts.c.rowid.in_(rowids)
+            )
+            for (rowid,) in conn.execute(stmt):
+                found[int(rowid)].append(term)
+        return {rowid: tuple(terms) for rowid, terms in found.items()}
 
     def _size(self) -> int:
         total = 0

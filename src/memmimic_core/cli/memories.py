@@ -104,7 +104,13 @@ def recall(
     any_status: Annotated[bool, typer.Option("--any-status", help="Active and archived memories.")] = False,
     explain: Annotated[
         bool,
-        typer.Option("--explain", help="Show each source's score, normalized score, rank and matched terms."),
+        typer.Option(
+            "--explain",
+            help=(
+                "Show how each score was made (per-source share, bonus, neighbour lift) and "
+                "the query and expanded terms that matched; with --json, an 'explanation' per hit."
+            ),
+        ),
     ] = False,
     namespace: NamespaceOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits.")] = False,
@@ -124,6 +130,7 @@ def recall(
         since=since,
         until=until,
         status=status,
+        explain=explain,
     )
     if as_json:
         output.print_json([hit.to_dict() for hit in hits])

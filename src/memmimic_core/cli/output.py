@@ -118,17 +118,22 @@ def print_hits(hits: Sequence[Hit], *, explain: bool = False) -> None:
             )
     if explain:
         for rank, hit in enumerate(hits, 1):
-            console.print(f"\n[bold]#{rank}[/bold] {hit.id}  final score {hit.score:.4f}")
-            for name, src in hit.sources.items():
-                console.print(
-                    f"  {name:<9} score {format_score(src.score)}  normalized {format_score(src.normalized)}"
-                    f"  rank {src.rank}"
-                )
+            console.print(f"\n[bold]#{rank}[/bold] {hit.id}")
+            if hit.explanation is not None:
+                for line in hit.explanation.lines():
+                    console.print(escape(line), soft_wrap=True)
+            else:  # a hit recalled without explain=True: what it carries anyway
+                console.print(f"final score {hit.score:.4f}")
+                for name, src in hit.sources.items():
+                    console.print(
+                        f"  {name:<10} score {format_score(src.score)}  normalized "
+                        f"{format_score(src.normalized)}  rank {src.rank}"
+                    )
+                terms = ", ".join(hit.matched_terms) if hit.matched_terms else "-"
+                console.print(f"  matched terms: {escape(terms)}", soft_wrap=True)
             missing = [name for name in SOURCES if name not in hit.sources]
             if missing:
                 console.print(f"  not found by: {', '.join(missing)}")
-            terms = ", ".join(hit.matched_terms) if hit.matched_terms else "-"
-            console.print(f"  matched terms: {escape(terms)}", soft_wrap=True)
 
 
 def print_memory(memory: Memory) -> None:

@@ -11,6 +11,8 @@ from ..quality import preview
 
 __all__ = [
     "ContentMode",
+    "ExpandedTermView",
+    "ExplanationView",
     "HitView",
     "MemoryView",
     "RecallResult",
@@ -32,6 +34,25 @@ class SourceView(BaseModel):
     score: float
     normalized: float
     rank: int
+
+
+class ExpandedTermView(BaseModel):
+    """An expanded term that matched: the expander's weight and the query word it came from."""
+
+    term: str
+    weight: float
+    source: str
+
+
+class ExplanationView(BaseModel):
+    """How a hit's score was made (``explain``): it is the sum of the parts below."""
+
+    contributions: dict[str, float] = Field(description="what each source added to the score")
+    bonus: float = Field(description="added because several sources found the memory")
+    context_lift: float = Field(description="added by the neighbouring memory lifted_by")
+    lifted_by: str | None
+    matched_terms: list[str] = Field(description="query words found in the memory")
+    matched_expanded_terms: list[ExpandedTermView]
 
 
 class MemoryView(BaseModel):
@@ -62,6 +83,7 @@ class HitView(MemoryView):
 
     score: float
     sources: dict[str, SourceView]
+    explanation: ExplanationView | None = None
 
 
 class RecallResult(BaseModel):
@@ -132,7 +154,25 @@ def hit_view(h: Hit, mode: ContentMode) -> HitView:
     sources = {
         k: SourceView(score=s.score, normalized=s.normalized, rank=s.rank) for k, s in h.sources.items()
     }
-    return HitView(**memory_view(h.memory, mode), score=round(h.score, 6), sources=sources)
+    x = h.explanation
+    explanation = (
+        None
+        if x is None
+        else ExplanationView(
+            contributions=dict(x.contributions),
+            bonus=x.bonus,
+            context_lift=x.context_lift,
+            lifted_by=x.lifted_by,
+            matched_terms=list(x.matched_query_terms),
+            matched_expanded_terms=[
+                ExpandedTermView(term=t.term, weight=t.weight, source=t.source)
+                for t in x.matched_expanded_terms
+            ],
+        )
+    )
+    return HitView(
+        **memory_view(h.memory, mode), score=round(h.score, 6), sources=sources, explanation=explanation
+    )
 
 
 def tale_view(t: Tale, mode: ContentMode = "metadata") -> TaleView:

@@ -67,18 +67,36 @@ def register(server: MCPServer, state: ServerState) -> None:
         max_tokens: MaxTokens = 2000,
         cursor: Cursor = None,
         namespace: Namespace = None,
+        explain: Annotated[
+            bool,
+            Field(
+                description="add each hit's explanation: what each source, the agreement bonus and "
+                "a neighbouring memory added to its score, and the query / expanded terms that matched"
+            ),
+        ] = False,
     ) -> RecallResult:
         """Recall memories by meaning and keyword (hybrid search), best first.
 
         Each hit carries its final score, how each source (keyword, semantic, expansion) scored
         and ranked it, and its CXD function (CONTROL / CONTEXT / DATA). Filters narrow by CXD
         function, type, tags and time. The answer stays within max_tokens: pass the returned
-        cursor to read the next page; content='metadata' returns hits without their text.
+        cursor to read the next page; content='metadata' returns hits without their text;
+        explain=true adds why each hit scored as it did.
         """
         mm = state.memory
         ns = mm._ns(namespace)
         key = request_key(
-            "recall", query, limit, cxd_function, memory_type, tags, since, until, include_archived, ns
+            "recall",
+            query,
+            limit,
+            cxd_function,
+            memory_type,
+            tags,
+            since,
+            until,
+            include_archived,
+            ns,
+            explain,
         )
         offset = decode_cursor(cursor, key)
         hits = mm.recall(
@@ -91,6 +109,7 @@ def register(server: MCPServer, state: ServerState) -> None:
             since=since,
             until=until,
             status=None if include_archived else "active",
+            explain=explain,
         )
         views = [hit_view(h, content) for h in hits[offset:]]
         page, used = fit(views, max_tokens, shrink_text)
