@@ -136,11 +136,12 @@ def test_replaying_changes_twice_is_harmless(
     add(storage, "ns", "otter again", "another otter")
     storage.update(mid, "ns", MemoryPatch(content="otter edited"))
     index.sync()
+    assert index.commit() == 3
     state_path = backend_context.data_dir / "tantivy" / "memmimic-state.json"
     state = json.loads(state_path.read_text(encoding="utf-8"))
     state["seq"] = 0  # as if the state file had never been advanced
     state_path.write_text(json.dumps(state), encoding="utf-8")
-    assert index.sync() == storage.last_seq()
+    assert index.commit() == storage.last_seq()
     assert len(found(index, "ns", "otter")) == 3
     assert index.stats()["documents"] == 3
 

@@ -80,25 +80,61 @@ def test_two_writing_processes_each_see_every_document(tmp_path: Path) -> None:
     storage.close()
 
 
-def test_a_process_that_cannot_get_the_lock_follows_and_catches_up_later(tmp_path: Path) -> None:
-    storage, index = open_backends(tmp_path, lock_timeout=0.2, sync_on_search=False)
-    (first,) = storage.add([NewMemory(namespace="ns", content="tapir one")])
-    index.sync()
-    (second,) = storage.add([NewMemory(namespace="ns", content="tapir two")])
+def hold_lock(path: Path) -> subprocess.Popen[str]:
+    """Start a process that holds the index's inter-process lock until its stdin closes."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX);"
             " print('locked', flush=True); sys.stdin.read()",
-            str(tmp_path / "tantivy.lock"),
+            str(path),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_process_that_cannot_get_the_lock_still_reads_its_writes(tmp_path: Path) -> None:
+    """The tail needs no lock: writes are searchable while another process holds it."""
+    storage, index = open_backends(tmp_path, lock_timeout=0.2, sync_on_search=False)
+    (first,) = storage.add([NewMemory(namespace="ns", content="tapir one")])
+    index.sync()
+    committed = index.stats()["committed_seq"]
+    (second,) = storage.add([NewMemory(namespace="ns", content="tapir two")])
+    holder = hold_lock(tmp_path / "tantivy.lock")
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert index.sync() == 1
+        assert index.lag() == 0
+        assert sorted(c.memory_id for c in index.search("ns", TextQuery(text="tapir"), 10)) == sorted(
+            [first.id, second.id]
+        )
+        assert index.commit(lock_timeout=0.1) is None  # the holder has the lock
+        assert index.stats()["committed_seq"] == committed
+    finally:
+        holder.communicate("", timeout=30)
+    assert index.commit() == storage.last_seq() - committed
+    assert index.stats()["tail_documents"] == 0
+    assert sorted(c.memory_id for c in index.search("ns", TextQuery(text="tapir"), 10)) == sorted(
+        [first.id, second.id]
+    )
+    index.close()
+    storage.close()
+
+
+def test_a_process_that_cannot_get_the_lock_for_a_large_lag_follows_and_catches_up_later(
+    tmp_path: Path,
+) -> None:
+    """More changes than ``max_tail`` are committed by the sync itself, which needs the lock."""
+    storage, index = open_backends(tmp_path, lock_timeout=0.2, sync_on_search=False, max_tail=0)
+    (first,) = storage.add([NewMemory(namespace="ns", content="tapir one")])
+    index.sync()
+    (second,) = storage.add([NewMemory(namespace="ns", content="tapir two")])
+    holder = hold_lock(tmp_path / "tantivy.lock")
+    try:
         assert index.sync() == 0
         assert index.lag() == 1
         assert [c.memory_id for c in index.search("ns", TextQuery(text="tapir"), 10)] == [first.id]
@@ -127,7 +163,7 @@ def test_a_process_killed_mid_sync_leaves_a_usable_index(tmp_path: Path) -> None
             "c = BackendContext(data_dir=Path(sys.argv[1]), store_id='shared')\n"
             "c.storage = b['storage'].create('sqlite', {}, c, 'storage')\n"
             "threading.Timer(0.05, lambda: os._exit(9)).start()\n"
-            "b['text_index'].create('tantivy', {'batch_size': 100}, c, 'text_index')\n",
+            "b['text_index'].create('tantivy', {'batch_size': 100, 'max_tail': 0}, c, 'text_index')\n",
             str(tmp_path),
         ],
         stderr=subprocess.PIPE,
@@ -136,6 +172,8 @@ def test_a_process_killed_mid_sync_leaves_a_usable_index(tmp_path: Path) -> None
     killer.communicate(timeout=120)
     index.sync()
     assert index.lag() == 0
+    assert len(index.search("ns", TextQuery(text="okapi"), 5000)) == 3000
+    index.commit()
     assert index.stats()["documents"] == 3000
     assert len(index.search("ns", TextQuery(text="okapi"), 5000)) == 3000
     index.close()

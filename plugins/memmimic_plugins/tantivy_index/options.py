@@ -46,11 +46,30 @@ class TantivyOptions(BackendOptions):
     )
     batch_size: int = Field(default=5_000, ge=1, le=100_000, description="changes applied per index commit")
     lock_timeout: float = Field(default=30.0, ge=0, description="seconds to wait for another process's sync")
+    commit_interval_ms: int = Field(
+        default=1_000,
+        ge=0,
+        le=3_600_000,
+        description="the background committer folds the in-memory tail into the on-disk index once "
+        "its oldest change is this old",
+    )
+    max_tail: int = Field(
+        default=5_000,
+        ge=0,
+        le=1_000_000,
+        description="memories the in-memory tail holds before the committer commits at once; a sync "
+        "more changes behind commits itself; 0: no tail, every sync commits",
+    )
+    commit_on_close: bool = Field(
+        default=True,
+        description="commit the tail on close (off: the next open catches up from the change sequence)",
+    )
     sync_on_open: bool = Field(default=True, description="catch up with storage when opened")
     sync_on_search: bool = Field(default=True, description="catch up with storage before each search")
     matched_terms: bool = Field(
         default=False,
-        description="report the query terms each hit contains (~0.2 ms a hit); off: none reported",
+        description="report the query terms each hit contains (~0.2 ms a committed hit); off: only "
+        "when the query asks (explain)",
     )
     max_query_terms: int = Field(default=256, ge=1, le=4096, description="distinct terms kept from a query")
 

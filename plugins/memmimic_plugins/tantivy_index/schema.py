@@ -14,7 +14,14 @@ import tantivy
 
 from memmimic_core.models import Filters, Memory
 
-__all__ = ["SCHEMA_VERSION", "build_schema", "filter_clauses", "memory_document", "pushable_metadata"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "build_schema",
+    "filter_clauses",
+    "memory_document",
+    "micros",
+    "pushable_metadata",
+]
 
 SCHEMA_VERSION = 1
 MAX_RAW_CHARS = 1000  # longer metadata strings are checked against storage instead
@@ -50,7 +57,7 @@ def memory_document(memory: Memory) -> tantivy.Document:
         doc.add_text("cxd_function", memory.cxd_function)
     for tag in memory.tags:
         doc.add_text("tags", tag)
-    doc.add_integer("created_us", _micros(memory.created_at))
+    doc.add_integer("created_us", micros(memory.created_at))
     scalars = {
         key: value
         for key, value in memory.metadata.items()
@@ -97,8 +104,8 @@ def filter_clauses(schema: tantivy.Schema, namespace: str, filters: Filters | No
                 schema,
                 "created_us",
                 tantivy.FieldType.Integer,
-                _micros(filters.since) if filters.since is not None else None,
-                _micros(filters.until) if filters.until is not None else None,
+                micros(filters.since) if filters.since is not None else None,
+                micros(filters.until) if filters.until is not None else None,
                 include_lower=True,
                 include_upper=filters.until is None,
             )
@@ -112,7 +119,8 @@ def _plain_key(key: object) -> bool:
     return isinstance(key, str) and bool(key) and "." not in key and "\\" not in key
 
 
-def _micros(moment: datetime) -> int:
+def micros(moment: datetime) -> int:
+    """Return ``moment`` as microseconds since the epoch (naive datetimes are UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - _EPOCH

@@ -6,8 +6,11 @@ replays ``storage.changes_since(seq)``. Because the state is written after the c
 in between only makes the next sync replay a few changes again, which is harmless: applying a
 change deletes the memory's document by rowid and re-adds its current state.
 
-Every write happens under an inter-process file lock, with a tantivy writer created for that
-one sync and released at its end, so any number of processes can share one data_dir.
+Reading and writing use separate ``tantivy.Index`` objects: the reader (``index``) is reloaded
+when the state file changes; every catch-up opens its own (~0.5 ms), so a commit running in the
+committer thread never touches what searches use. Every write happens under an inter-process
+file lock, with a tantivy writer created for that one catch-up and released at its end, so any
+number of processes can share one data_dir.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -141,33 +145,40 @@ class TantivyStore:
         Rebuilds when the index is missing, damaged, made with other settings, for another
         store, or more than ``rebuild_threshold`` changes behind.
         """
-        state = self.refresh()
+        state = self.read_state()
         target = self.storage.last_seq()
-        if state is None or self.index is None:
-            return self._rebuild(recreate=True)
+        index = self._open_for_writing() if state is not None else None
+        if state is None or index is None:
+            return self._rebuild(None)
         if state.seq > target or target - state.seq > self.options.rebuild_threshold:
-            return self._rebuild(recreate=False)
-        return self._replay(state)
+            return self._rebuild(index, state.uid)
+        return self._replay(index, state)
 
-    def _rebuild(self, *, recreate: bool) -> int:
-        if recreate:
-            self.index = None
+    def _open_for_writing(self) -> tantivy.Index | None:
+        try:
+            return self._open_existing()
+        except (OSError, ValueError) as exc:
+            log.warning("tantivy index at %s can't be opened (%s); it will be rebuilt", self.folder, exc)
+            return None
+
+    def _rebuild(self, index: tantivy.Index | None, uid: str | None = None) -> int:
+        """Index every memory in one commit: in ``index``, or in a new folder when ``None``."""
+        if index is None or uid is None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder.mkdir(parents=True, exist_ok=True)
-            self.index = self._open_existing()
-            self.uid = uuid.uuid4().hex
-        assert self.index is not None and self.uid is not None
+            index = self._open_existing()
+            uid = uuid.uuid4().hex
         seq = self.storage.last_seq()  # later changes are replayed below: applying twice is harmless
         started = time.perf_counter()
         count = 0
-        with self._writer() as writer:
+        with _WriterSession(index, self.options, self.folder) as writer:
             writer.delete_all_documents()
             for batch in self.storage.iter_memories(batch_size=1000):
                 for memory in batch:
                     writer.add_document(memory_document(memory))
                 count += len(batch)
             writer.commit()
-            self._write_state(seq)
+            self._write_state(uid, seq)
         log.info(
             "rebuilt tantivy index at %s: %d memories in %.1fs",
             self.folder,
@@ -176,15 +187,15 @@ class TantivyStore:
         )
         state = self.read_state()
         assert state is not None
-        return count + self._replay(state)
+        return count + self._replay(index, state)
 
-    def _replay(self, state: IndexState) -> int:
+    def _replay(self, index: tantivy.Index, state: IndexState) -> int:
         seq = state.seq
         applied = 0
         changes = self.storage.changes_since(seq, limit=self.options.batch_size)
         if not changes:
             return 0
-        with self._writer() as writer:
+        with _WriterSession(index, self.options, self.folder) as writer:
             while changes:
                 latest = {change.rowid: change for change in changes}
                 upserts = [rowid for rowid, change in latest.items() if change.op == "upsert"]
@@ -196,27 +207,22 @@ class TantivyStore:
                     writer.add_document(memory_document(memory))
                 writer.commit()
                 seq = changes[-1].seq
-                self._write_state(seq)
+                self._write_state(state.uid, seq)
                 applied += len(changes)
                 changes = self.storage.changes_since(seq, limit=self.options.batch_size)
         return applied
 
-    def _write_state(self, seq: int) -> None:
-        assert self.uid is not None
+    def _write_state(self, uid: str, seq: int) -> None:
         payload = {
-            "uid": self.uid,
+            "uid": uid,
             "seq": seq,
             "signature": self.analysis.signature,
             "store_id": self.store_id,
             "version": SCHEMA_VERSION,
         }
-        tmp = self.folder / f".{STATE_FILE}.{os.getpid()}.tmp"
+        tmp = self.folder / f".{STATE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(payload), encoding="utf-8")
         os.replace(tmp, self.state_path)
-
-    def _writer(self) -> _WriterSession:
-        assert self.index is not None
-        return _WriterSession(self.index, self.options, self.folder)
 
     # facts ---------------------------------------------------------------------------------
 
