@@ -178,3 +178,75 @@ def test_a_process_killed_mid_sync_leaves_a_usable_index(tmp_path: Path) -> None
     assert len(index.search("ns", TextQuery(text="okapi"), 5000)) == 3000
     index.close()
     storage.close()
+
+
+WRITER = r"""
+import sys
+from pathlib import Path
+from memmimic_core.models import NewMemory
+from memmimic_core.plugins import build_plugin_manager, collect_backends
+from memmimic_core.protocols import BackendContext
+
+backends = collect_backends(build_plugin_manager())
+context = BackendContext(data_dir=Path(sys.argv[1]), store_id="shared")
+storage = backends["storage"].create("sqlite", {}, context, "storage")
+context.storage = storage
+options = {"commit_interval_ms": 3_600_000, "commit_on_close": False}
+index = backends["text_index"].create("tantivy", options, context, "text_index")
+for line in sys.stdin:
+    command = line.split()
+    if command[0] == "write":
+        (memory,) = storage.add([NewMemory(namespace="ns", content=" ".join(command[1:]))])
+        index.sync()
+        print(memory.id, flush=True)
+    elif command[0] == "commit":
+        print(index.commit(), flush=True)
+index.close()
+storage.close()
+"""
+
+
+def test_a_write_in_one_process_is_found_at_once_in_another_and_once_after_its_commit(
+    tmp_path: Path,
+) -> None:
+    storage, index = open_backends(tmp_path, commit_interval_ms=3_600_000)
+    storage.add([NewMemory(namespace="ns", content="an older note about a wombat")])
+    index.sync()
+    index.commit()
+    state_path = tmp_path / "tantivy" / "memmimic-state.json"
+    committed = json.loads(state_path.read_text(encoding="utf-8"))["seq"]
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdin is not None and writer.stdout is not None
+
+    def ask(command: str) -> str:
+        assert writer.stdin is not None and writer.stdout is not None
+        writer.stdin.write(command + "\n")
+        writer.stdin.flush()
+        return writer.stdout.readline().strip()
+
+    try:
+        written = ask("write a fresh note about a wombat burrow")
+        assert written.startswith("mem_")
+        index.sync()
+        before = {c.memory_id: c.score for c in index.search("ns", TextQuery(text="wombat burrow"), 10)}
+        assert written in before and len(before) == 2
+        assert json.loads(state_path.read_text(encoding="utf-8"))["seq"] == committed  # nothing committed
+        assert index.stats()["tail_documents"] == 1
+        assert ask("commit") == "1"  # the writer commits its change
+        index.sync()
+        after = list(index.search("ns", TextQuery(text="wombat burrow"), 10))
+        assert [c.memory_id for c in after].count(written) == 1 and len(after) == 2
+        assert {c.memory_id: c.score for c in after}[written] == pytest.approx(before[written], rel=1e-5)
+        assert index.stats()["tail_documents"] == 0  # this process's tail was trimmed by that commit
+        assert json.loads(state_path.read_text(encoding="utf-8"))["seq"] == storage.last_seq()
+    finally:
+        _, err = writer.communicate(timeout=60)  # closes its stdin: it closes and exits
+    assert writer.returncode == 0, err
+    index.close()
+    storage.close()
