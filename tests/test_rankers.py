@@ -153,7 +153,7 @@ def test_weighted_breakdown_by_hand() -> None:
         "semantic": candidates(("b", 0.9), ("c", 0.5)),
     }
     ranker = weighted(weights={"keyword": 0.6, "semantic": 0.4}, convergence_bonus=0.1)
-    by_id = {f.memory_id: f for f in ranker.fuse(sources, 10)}
+    by_id = {f.memory_id: f for f in ranker.fuse(sources, 10, explain=True)}
     assert by_id["a"].contributions == pytest.approx({"keyword": 0.6})
     assert by_id["a"].bonus == 0.0
     assert by_id["b"].contributions == pytest.approx({"keyword": 0.3, "semantic": 0.4})
@@ -171,7 +171,7 @@ def test_weighted_breakdown_divides_by_the_weights_of_the_sources_that_answered(
         "semantic": [],
     }
     ranker = weighted(weights={"keyword": 1.0, "semantic": 0.5, "expansion": 0.25}, convergence_bonus=0.0)
-    by_id = {f.memory_id: f for f in ranker.fuse(sources, 10)}
+    by_id = {f.memory_id: f for f in ranker.fuse(sources, 10, explain=True)}
     assert by_id["a"].contributions == pytest.approx({"keyword": 1.0 / 1.25})
     assert by_id["b"].contributions == pytest.approx({"keyword": 0.0, "expansion": 0.25 / 1.25})
     assert by_id["b"].bonus == 0.0
@@ -184,11 +184,18 @@ def test_rrf_breakdown_by_hand() -> None:
         "keyword": candidates(("a", 5.0), ("b", 4.0)),
         "semantic": candidates(("b", 0.9), ("a", 0.7)),
     }
-    by_id = {f.memory_id: f for f in ranker.fuse(sources, 10)}
+    by_id = {f.memory_id: f for f in ranker.fuse(sources, 10, explain=True)}
     assert by_id["b"].contributions == pytest.approx({"keyword": 1 / 62, "semantic": 2 / 61})
     assert by_id["a"].contributions == pytest.approx({"keyword": 1 / 61, "semantic": 2 / 62})
     assert by_id["b"].bonus == 0.0
     assert by_id["b"].score == pytest.approx(1 / 62 + 2 / 61)
+
+
+def test_no_breakdown_unless_asked() -> None:
+    sources = {"keyword": candidates(("a", 2.0)), "semantic": candidates(("a", 0.5))}
+    for ranker in (weighted(), RrfRanker()):
+        (fused,) = ranker.fuse(sources, 10)
+        assert fused.contributions == {} and fused.bonus == 0.0
 
 
 def test_context_window_option() -> None:

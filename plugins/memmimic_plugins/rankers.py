@@ -2,9 +2,9 @@
 
 Both explain every hit: each :class:`~memmimic_core.models.Fused` carries, per source that
 found the memory, its raw score, its normalized score and its 1-based rank in that source,
-the union of the terms that matched, and what each source (and the convergence bonus) added
-to the final score. Ties are broken by memory id, so the same input always gives the same
-order.
+the union of the terms that matched; asked to explain (``fuse(..., explain=True)``, which
+``recall(explain=True)`` does), also what each source and the convergence bonus added to the
+final score. Ties are broken by memory id, so the same input always gives the same order.
 """
 
 from __future__ import annotations
@@ -62,11 +62,21 @@ def _finish(
     explained: dict[str, dict[str, SourceScore]],
     terms: dict[str, list[Sequence[str]]],
     limit: int,
-    share: Callable[[str, SourceScore], float],
+    share: Callable[[str, SourceScore], float] | None = None,
     bonus: Callable[[str], float] | None = None,
 ) -> list[Fused]:
-    """Order, cut to ``limit`` and break each kept score down (``share`` of each source)."""
+    """Order and cut to ``limit``; with ``share`` (explain), break each kept score down."""
     order = sorted(scores, key=lambda mid: (-scores[mid], mid))[: max(0, limit)]
+    if share is None:
+        return [
+            Fused(
+                memory_id=mid,
+                score=scores[mid],
+                sources=explained[mid],
+                matched_terms=_union_terms(*terms[mid]),
+            )
+            for mid in order
+        ]
     return [
         Fused(
             memory_id=mid,
@@ -141,8 +151,10 @@ class WeightedRanker:
             return [1.0] * len(values)
         return [(v - low) / (high - low) for v in values]
 
-    def fuse(self, sources: Mapping[str, Sequence[Candidate]], limit: int) -> list[Fused]:
-        """Return at most ``limit`` fused results, best first."""
+    def fuse(
+        self, sources: Mapping[str, Sequence[Candidate]], limit: int, *, explain: bool = False
+    ) -> list[Fused]:
+        """Return at most ``limit`` fused results, best first (with their breakdown if ``explain``)."""
         ranked = rank_sources(sources)
         total_weight = sum(self.weight(source) for source in ranked)
         weighted: dict[str, float] = {}
@@ -165,14 +177,15 @@ class WeightedRanker:
             mid: (value / total_weight if total_weight > 0 else 0.0) + bonus * max(0, agreeing[mid] - 1)
             for mid, value in weighted.items()
         }
+        if not explain:
+            return _finish(scores, explained, terms, limit)
+        share = {source: self.weight(source) / total_weight if total_weight > 0 else 0.0 for source in ranked}
         return _finish(
             scores,
             explained,
             terms,
             limit,
-            share=lambda source, seen: (
-                self.weight(source) * seen.normalized / total_weight if total_weight > 0 else 0.0
-            ),
+            share=lambda source, seen: share[source] * seen.normalized,
             bonus=lambda mid: bonus * max(0, agreeing[mid] - 1),
         )
 
@@ -197,8 +210,10 @@ class RrfRanker:
     def __init__(self, options: Options | None = None, context: BackendContext | None = None) -> None:
         self.options = options or self.Options()
 
-    def fuse(self, sources: Mapping[str, Sequence[Candidate]], limit: int) -> list[Fused]:
-        """Return at most ``limit`` fused results, best first."""
+    def fuse(
+        self, sources: Mapping[str, Sequence[Candidate]], limit: int, *, explain: bool = False
+    ) -> list[Fused]:
+        """Return at most ``limit`` fused results, best first (with their breakdown if ``explain``)."""
         k = self.options.k
         scores: dict[str, float] = {}
         explained: dict[str, dict[str, SourceScore]] = {}
@@ -212,8 +227,11 @@ class RrfRanker:
                 )
                 terms.setdefault(mid, []).append(candidate.matched_terms)
                 scores[mid] = scores.get(mid, 0.0) + w / (k + rank)
+        if not explain:
+            return _finish(scores, explained, terms, limit)
+        weights = {source: self.weight(source) for source in sources}
         return _finish(
-            scores, explained, terms, limit, share=lambda source, seen: self.weight(source) / (k + seen.rank)
+            scores, explained, terms, limit, share=lambda source, seen: weights[source] / (k + seen.rank)
         )
 
     def weight(self, source: str) -> float:

@@ -273,7 +273,9 @@ class Fused:
 
     ``contributions`` and ``bonus`` break ``score`` down for explanations: what each source
     added and what the ranker added for agreement, so that ``sum(contributions) + bonus``
-    is ``score``. A ranker that cannot break its score down leaves them empty.
+    is ``score``. Rankers fill them when asked (``fuse(..., explain=True)``, for
+    ``recall(explain=True)``); otherwise, or when a ranker cannot break its score down, they
+    stay empty.
     """
 
     memory_id: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import re
 import unicodedata
@@ -104,6 +105,15 @@ def hits_from_json(blob: bytes) -> list[Hit]:
     return out
 
 
+def _accepts_explain(fuse: Callable[..., Any]) -> bool:
+    """Whether a ranker's ``fuse`` takes ``explain=`` (then it breaks its scores down on request)."""
+    try:
+        parameters = inspect.signature(fuse).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "explain" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 def _term_key(text: str) -> str:
     """A term as text indexes report it: its words, case-folded, space-joined."""
     return " ".join(_WORD.findall(text.casefold()))
@@ -145,6 +155,7 @@ class RecallPipeline:
         if context_window is None:
             context_window = getattr(getattr(ranker, "options", None), "context_window_seconds", None)
         self.context_window = max(0.0, DEFAULT_CONTEXT_WINDOW if context_window is None else context_window)
+        self._ranker_explains = _accepts_explain(ranker.fuse)
         self._pool = (
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="memmimic-recall") if parallel else None
         )
@@ -191,7 +202,10 @@ class RecallPipeline:
         k = max(req.limit * self.overfetch, self.min_candidates)
         for _attempt in range(4):
             sources = self.retrieve(req, k, terms)
-            fused = self.ranker.fuse(sources, k)
+            if req.explain and self._ranker_explains:
+                fused = self.ranker.fuse(sources, k, explain=True)  # type: ignore[call-arg]
+            else:
+                fused = self.ranker.fuse(sources, k)
             hits = self._materialize(fused, req)
             if req.explain:
                 hits = self._explain(hits, fused, req, terms)

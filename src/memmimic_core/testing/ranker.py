@@ -7,6 +7,7 @@ answer holds for any sensible fusion, whatever its formula.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -151,12 +152,20 @@ class RankerContract:
         assert ids(ranker.fuse(reordered, 10)) == ids(first)
 
     def test_the_breakdown_adds_up_to_the_score(self, ranker: Ranker) -> None:
-        """A ranker may leave ``contributions`` empty; if it fills them, they explain the score."""
+        """Asked to explain (when ``fuse`` takes ``explain``), a ranker may leave ``contributions``
+        empty; if it fills them, they add up to the score, and they never change the ranking."""
         sources = {
             "keyword": candidates(("a", 7.5), ("b", 4.0), ("c", 1.0)),
             "semantic": candidates(("b", 0.83), ("c", 0.42), ("d", 0.1)),
         }
-        for fused in ranker.fuse(sources, 10):
+        if "explain" not in inspect.signature(ranker.fuse).parameters:
+            pytest.skip("this ranker's fuse() takes no explain= (it gives no breakdown)")
+        explained = ranker.fuse(sources, 10, explain=True)  # type: ignore[call-arg]
+        plain = ranker.fuse(sources, 10)
+        assert [(f.memory_id, f.score) for f in explained] == [(f.memory_id, f.score) for f in plain]
+        for fused in plain:
+            assert not fused.contributions and fused.bonus == 0.0
+        for fused in explained:
             if not fused.contributions:
                 assert fused.bonus == 0.0
                 continue
