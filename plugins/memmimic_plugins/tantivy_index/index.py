@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from memmimic_core.errors import ConfigError, MissingResourceError, StorageError
@@ -59,12 +60,12 @@ class _View:
         """Every change up to this one is visible to a search of this view."""
         return max(self.committed_seq, self.tail.seq)
 
-    def stats(self, schema: Any) -> BM25Stats:
-        """The committed index's BM25 statistics."""
+    def stats(self, schema: Any, hints: Iterable[str]) -> BM25Stats:
+        """The committed index's BM25 statistics (``hints``: terms it probably holds)."""
         if self._stats is None:
             from .scoring import committed_stats
 
-            self._stats = committed_stats(self.searcher, schema)
+            self._stats = committed_stats(self.searcher, schema, hints)
         return self._stats
 
     def exclude(self, schema: Any) -> Any:
@@ -261,15 +262,24 @@ class TantivyIndex:
         committed_df = (
             {t: int(searcher.doc_freq("content", t)) for t in tokens} if searcher is not None else {}
         )
-        stats = view.stats(self._store.schema)
+        stats = view.stats(self._store.schema, tokens)
         tail_df = {t: view.tail.doc_freq(t) for t in tokens}
         boosts = idf_ratios(committed_df, tail_df, stats, view.tail.combined(stats))
         found = self._search_committed(view, namespace, terms, filters, limit, pushable, want, boosts)
-        hits = view.tail.search(namespace, terms, filters, stats, committed_df, metadata=pushable)
+        hits = view.tail.search(
+            namespace,
+            terms,
+            filters,
+            stats,
+            committed_df,
+            metadata=pushable,
+            limit=limit if pushable else None,
+            want_matched=want,
+        )
         if hits and not pushable:
             allowed = {m.id for m in self.storage.get([h.memory_id for h in hits], namespace, filters)}
             hits = [h for h in hits if h.memory_id in allowed]
-        found.extend(Candidate(h.memory_id, h.score, h.matched if want else ()) for h in hits)
+        found.extend(Candidate(h.memory_id, h.score, h.matched) for h in hits)
         found.sort(key=lambda c: c.score, reverse=True)
         return found[:limit]
 

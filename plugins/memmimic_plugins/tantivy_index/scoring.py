@@ -15,10 +15,11 @@ from __future__ import annotations
 import bisect
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BM25Stats", "FIELDNORMS", "bm25", "committed_stats", "fieldnorm", "idf", "idf_ratios"]
+__all__ = ["B", "K1", "BM25Stats", "FIELDNORMS", "bm25", "committed_stats", "fieldnorm", "idf", "idf_ratios"]
 
 K1 = 1.2  # tantivy's BM25 parameters (tantivy/src/query/bm25.rs)
 B = 0.75
@@ -90,17 +91,24 @@ def idf_ratios(
     return ratios
 
 
-def committed_stats(searcher: Any, schema: Any, field: str = "content") -> BM25Stats:
+def committed_stats(
+    searcher: Any, schema: Any, hints: Iterable[str] = (), field: str = "content"
+) -> BM25Stats:
     """Return the BM25 statistics of ``field`` in the index ``searcher`` reads.
 
-    Explains one hit of a term the field holds (``N`` and ``avgdl`` of tantivy's explanation);
-    falls back to the live document count and no tokens when nothing can be explained.
+    Explains one hit of a term the field holds (``N`` and ``avgdl`` of tantivy's explanation):
+    one of ``hints`` (the query's tokens, rarest first) when the index holds one, else a term
+    from the dictionary (~2 ms at 10k documents). Falls back to the live document count and no
+    tokens when nothing can be explained.
     """
     import tantivy
 
     if searcher is None or searcher.num_docs == 0:
         return BM25Stats(0, 0.0)
-    for term, _ in searcher.terms_with_prefix(field, "", limit=16):
+    held = sorted((df, token) for token in set(hints) if (df := int(searcher.doc_freq(field, token))) > 0)
+    candidates = [token for _, token in held[:4]]
+    candidates += [term for term, _ in searcher.terms_with_prefix(field, "", limit=16)] if not held else []
+    for term in candidates:
         query = tantivy.Query.term_query(schema, field, term, "freq")
         hits = searcher.search(query, 1, count=False).hits
         if not hits:
@@ -109,6 +117,8 @@ def committed_stats(searcher: Any, schema: Any, field: str = "content") -> BM25S
         if found is not None:
             num_docs, avgdl = found
             return BM25Stats(num_docs, avgdl * num_docs)
+    if held:  # only deleted documents hold the hints: look in the dictionary
+        return committed_stats(searcher, schema, (), field)
     return BM25Stats(searcher.num_docs, 0.0)
 
 

@@ -11,6 +11,7 @@ tail's, which is what tantivy computes once the tail is committed.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,7 +21,7 @@ from memmimic_core.models import Filters, Memory
 
 from .analysis import Analysis, QueryTerm
 from .schema import micros
-from .scoring import BM25Stats, bm25
+from .scoring import K1, B, BM25Stats, fieldnorm, idf
 
 __all__ = ["Tail", "TailDoc", "TailHit", "make_doc", "matches"]
 
@@ -34,15 +35,16 @@ class TailDoc:
     memory: Memory | None
     terms: Mapping[str, int]  # analyzed content term -> frequency
     length: int  # tokens in the content, as tantivy counts them for the fieldnorm
+    norm_length: int  # that length as tantivy's 1-byte fieldnorm decodes it
     added: float  # time.monotonic() when this state entered the tail
 
 
 def make_doc(rowid: int, seq: int, memory: Memory | None, analysis: Analysis, now: float) -> TailDoc:
     """Analyze ``memory`` (``None``: deleted) into a tail document."""
     if memory is None:
-        return TailDoc(rowid, seq, None, {}, 0, now)
+        return TailDoc(rowid, seq, None, {}, 0, 0, now)
     tokens = analysis.analyze(memory.content)
-    return TailDoc(rowid, seq, memory, dict(Counter(tokens)), len(tokens), now)
+    return TailDoc(rowid, seq, memory, dict(Counter(tokens)), len(tokens), fieldnorm(len(tokens)), now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,40 +137,90 @@ class Tail:
         committed_df: Mapping[str, int],
         *,
         metadata: bool,
+        limit: int | None,
+        want_matched: bool,
     ) -> list[TailHit]:
-        """Return every present tail document of ``namespace`` that passes ``filters`` and
-        matches a clause, scored by BM25 on the committed statistics plus the tail's.
+        """Return the best present tail documents of ``namespace`` that pass ``filters`` and
+        match a clause, scored by BM25 on the committed statistics plus the tail's.
+
+        Walks the postings of the query's tokens only, so the cost follows the matches.
 
         :param committed_df: each query token's document frequency in the committed index.
         :param metadata: apply the metadata filter here (else the caller checks it with storage).
+        :param limit: how many to return, best first (``None``: every match).
         """
-        tokens = {t for term in terms for t in term.tokens}
-        posted = {t: self.postings.get(t, _EMPTY) for t in tokens}
-        candidates = set().union(*posted.values()) if posted else set()
-        if not candidates:
-            return []
         stats = self.combined(committed)
-        doc_freq = {t: committed_df.get(t, 0) + len(rows) for t, rows in posted.items() if rows}
+        avgdl = stats.avgdl or 1.0
+        docs = self.docs
+        # each clause: its postings (all its tokens), (token, weight·(k1+1)·idf) pairs, and the
+        # bound of what it can add to a score (tf / (tf + norm) < 1)
+        clauses: list[tuple[frozenset[int], list[tuple[str, float]], str]] = []
+        for term in terms:
+            sets = [self.postings.get(t, _EMPTY) for t in term.tokens]
+            rows = sets[0] if len(sets) == 1 else frozenset.intersection(*sets)
+            if rows:
+                factors = [
+                    (t, term.weight * (1.0 + K1) * idf(committed_df.get(t, 0) + len(posted), stats.num_docs))
+                    for t, posted in zip(term.tokens, sets, strict=True)
+                ]
+                clauses.append((rows, factors, term.surface))
+        # MaxScore: rarest (highest bound) clauses first; stop when no unseen document can beat
+        # the k-th score so far. Every document seen is scored on every clause.
+        in_query_order = list(clauses)
+        clauses.sort(key=lambda c: -sum(f for _, f in c[1]))
+        bounds = [sum(f for _, f in c[1]) for c in clauses]
+        rest = [sum(bounds[i:]) for i in range(len(bounds))]
+        seen: set[int] = set()
+        best: list[tuple[float, int]] = []  # min-heap of the top ``limit``
+        found: list[tuple[float, int]] = []  # every match when there is no limit
+        for index, (rows, _, _) in enumerate(clauses):
+            if limit is not None and len(best) >= limit and rest[index] <= best[0][0]:
+                break
+            for rowid in rows:
+                if rowid in seen:
+                    continue
+                seen.add(rowid)
+                doc = docs[rowid]
+                memory = doc.memory
+                if memory is None or memory.namespace != namespace:
+                    continue
+                if not matches(memory, filters, metadata=metadata):
+                    continue
+                norm = K1 * (1.0 - B + B * doc.norm_length / avgdl)
+                freqs = doc.terms
+                score = 0.0
+                for _, factors, _ in clauses[index:]:
+                    if len(factors) == 1:  # one word: most clauses
+                        token, factor = factors[0]
+                        tf = freqs.get(token)
+                        if tf:
+                            score += factor * tf / (tf + norm)
+                    elif all(t in freqs for t, _ in factors):
+                        for token, factor in factors:
+                            tf = freqs[token]
+                            score += factor * tf / (tf + norm)
+                if limit is None:
+                    found.append((score, rowid))
+                elif len(best) < limit:
+                    heapq.heappush(best, (score, rowid))
+                elif score > best[0][0]:
+                    heapq.heapreplace(best, (score, rowid))
+        ranked = sorted(found if limit is None else best, reverse=True)
         hits = []
-        for rowid in candidates:
-            doc = self.docs[rowid]
-            memory = doc.memory
-            if (
-                memory is None
-                or memory.namespace != namespace
-                or not matches(memory, filters, metadata=metadata)
-            ):
-                continue
-            score = 0.0
-            matched = []
-            for term in terms:
-                if all(t in doc.terms for t in term.tokens):
-                    part = sum(bm25(doc.terms[t], doc.length, doc_freq[t], stats) for t in term.tokens)
-                    score += term.weight * part
-                    matched.append(term.surface)
-            if matched:
-                hits.append(TailHit(memory.id, score, tuple(matched)))
+        for score, rowid in ranked:
+            doc = docs[rowid]
+            surfaces = (
+                tuple(c[2] for c in in_query_order if all(t in doc.terms for t, _ in c[1]))
+                if want_matched
+                else ()
+            )
+            hits.append(TailHit(_memory_id(doc), score, surfaces))
         return hits
+
+
+def _memory_id(doc: TailDoc) -> str:
+    assert doc.memory is not None
+    return doc.memory.id
 
 
 def _unpost(
