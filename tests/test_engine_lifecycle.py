@@ -61,13 +61,26 @@ def test_write_behind_keeps_read_your_writes(tmp_path: Path) -> None:
 
 def test_flush_embeds_what_write_behind_left_pending(tmp_path: Path) -> None:
     with MemMimic(write_behind_config(tmp_path)) as m:
-        m._embedding.notify_written = lambda: None  # type: ignore[method-assign]  # no worker: all pending
+        m._embedding.notify_written = lambda *_: None  # type: ignore[method-assign]  # no worker: all pending
         ids = m.remember_many(["glaciers carve valleys", "rivers carry silt"])
         assert {x.id for x in m.storage.unembedded(10, None)} == set(ids)
         assert m.flush() == 2
         assert m.storage.unembedded(10, None) == []
         assert all(m.get(i).embedder for i in ids)
         assert m.flush() == 0
+
+
+def test_read_your_writes_queries_storage_only_where_this_process_wrote(tmp_path: Path) -> None:
+    with MemMimic(write_behind_config(tmp_path)) as m:
+        svc = m._embedding  # no remember() here, so no background worker races the checks below
+        m.storage.add([m._new_memory("left unembedded by a crash", None)])
+        assert svc.catch_up_pending("default") == 1  # first look at a namespace since start
+        m.storage.add([m._new_memory("written by another process", None)])
+        assert svc.catch_up_pending("default") == 0  # nothing written here since: no query
+        assert len(m.storage.unembedded(10, "default")) == 1  # its own worker embeds that one
+        svc._dirty.add("default")  # what notify_written records after this process's write
+        assert svc.catch_up_pending("default") == 1
+        assert m.storage.unembedded(10, None) == []
 
 
 def test_write_behind_crash_loses_nothing(tmp_path: Path) -> None:
@@ -77,7 +90,7 @@ def test_write_behind_crash_loses_nothing(tmp_path: Path) -> None:
         import os
         from memmimic_core.engine import MemMimic
         m = MemMimic({config!r})
-        m._embedding.notify_written = lambda: None  # the worker never gets to run
+        m._embedding.notify_written = lambda *_: None  # the worker never gets to run
         print(m.remember("volcanoes erupt molten lava"), flush=True)
         os._exit(9)  # die before any embedding is written
         """

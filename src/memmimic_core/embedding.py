@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,10 @@ class EmbeddingService:
         self.cache_hits = 0
         self.cache_misses = 0
         self.last_error: str | None = None
+        # read-your-writes bookkeeping: namespaces this process wrote unembedded memories to, and
+        # namespaces checked since start (a crash may have left some unembedded: check each once)
+        self._dirty: set[str] = set()
+        self._checked: set[str] = set()
 
     @property
     def embedder(self) -> Embedder:
@@ -102,14 +106,31 @@ class EmbeddingService:
 
     # write-behind ---------------------------------------------------------------------
 
-    def notify_written(self) -> None:
-        """Wake the background worker after a write that stored no vector."""
+    def notify_written(self, namespaces: Iterable[str] = ()) -> None:
+        """Wake the background worker after a write that stored no vector (in ``namespaces``)."""
+        self._dirty.update(namespaces)
         if self._worker is None:
             with self._load_lock:
                 if self._worker is None:
                     self._worker = threading.Thread(target=self._run, name="memmimic-embedder", daemon=True)
                     self._worker.start()
         self._wake.set()
+
+    def catch_up_pending(self, namespace: str) -> int:
+        """Embed ``namespace``'s pending memories, if this process may have left any (read-your-writes).
+
+        Free when nothing was written there since the last check: no storage query. Writes of
+        other processes are embedded by their own workers (or by the next start).
+        """
+        if namespace in self._checked and namespace not in self._dirty:
+            return 0
+        self._dirty.discard(namespace)  # before the query: a write racing it marks it again
+        self._checked.add(namespace)
+        try:
+            return self.catch_up(namespace)
+        except BaseException:
+            self._dirty.add(namespace)
+            raise
 
     def catch_up(self, namespace: str | None = None, *, max_batches: int | None = None) -> int:
         """Embed memories that storage lists as unembedded; return how many were embedded."""

@@ -374,8 +374,8 @@ class MemMimic:
             if progress is not None:
                 progress(len(enriched), len(news))
         stored = self.storage.add(enriched)
-        if self._embedding.write_behind:
-            self._embedding.notify_written()  # its batch ends by syncing the indexes
+        if self._embedding.write_behind:  # its batch ends by syncing the indexes
+            self._embedding.notify_written({m.namespace for m in stored})
         return [m.id for m in stored]
 
     def update(
@@ -428,7 +428,7 @@ class MemMimic:
                 v.check_content(reason, 10_000)
             updated = self.storage.update(mid, ns, MemoryPatch(**fields), reason)
             if self._embedding.write_behind and content is not None:
-                self._embedding.notify_written()
+                self._embedding.notify_written((ns,))
             return updated
 
         return self._timed("update", run)
@@ -600,7 +600,7 @@ class MemMimic:
         if self._embedding.write_behind and (SEMANTIC in req.sources or req.filters.cxd_function):
             # read-your-writes by meaning and by CXD label. Vectors stored by this catch-up or by
             # the background worker are a new generation: key the result by what it was made from
-            self._embedding.catch_up(req.namespace)
+            self._embedding.catch_up_pending(req.namespace)
             self._sync_indexes()
             key = req.cache_key(self._config_fingerprint, self._generation(req.namespace))
         hits = self._pipeline.run(req)
@@ -667,7 +667,7 @@ class MemMimic:
                 return []
             self._sync_indexes()
             if self._embedding.write_behind:
-                self._embedding.catch_up(req.namespace)
+                self._embedding.catch_up_pending(req.namespace)
             vector = self._embedding.embed_query(req.query)
             found = self.vector_index.search(req.namespace, vector, max(k * 4, k + 10))
             memories = {

@@ -185,7 +185,7 @@ def find_neighbours(
     if mm.embedder_mismatch() is not None:
         return [], False
     if mm.config.embedder.write_behind:
-        mm._embedding.catch_up(namespace)
+        mm._embedding.catch_up_pending(namespace)
     mm._sync_indexes()
     vector = mm._embedding.embed_query(text)
     found = mm.vector_index.search(namespace, vector, limit + len(exclude))
@@ -226,7 +226,7 @@ def _store_superseding(mm: MemMimic, item: dict[str, Any], namespace: str | None
     enriched = [replace(e, supersedes=old.id) for e in mm._enrich([new])]
     stored = mm.storage.add(enriched)
     if mm.config.embedder.write_behind:
-        mm._embedding.notify_written()
+        mm._embedding.notify_written((new.namespace,))
     new_id = stored[0].id
     mm.storage.update(
         old.id,
