@@ -245,3 +245,73 @@ def test_reset_forgets_everything() -> None:
     assert (snapshot["operations"], snapshot["counters"], snapshot["gauges"]) == ({}, {}, {})
     metrics.record("get", 0.001)
     assert metrics.snapshot()["operations"]["get"]["count"] == 1
+
+
+# -- connection pools -----------------------------------------------------------------------
+
+POOL = {
+    "size": 2,
+    "max_overflow": 3,
+    "checked_out": 1,
+    "overflow": 0,
+    "peak_checked_out": 4,
+    "checkouts": 120,
+    "connects": 3,
+    "timeouts": 0,
+    "wait": {
+        "count": 120,
+        "sum_seconds": 0.5,
+        "max_seconds": 0.3,
+        "buckets": [[0.001, 100], [0.01, 110], [0.1, 119], [1.0, 120]],
+    },
+}
+
+
+def test_pool_stats_become_gauges_counters_and_a_histogram() -> None:
+    metrics = Metrics()
+    metrics.observe_pool_stats("storage", POOL)
+    snapshot = metrics.snapshot()
+
+    def value(kind: str, name: str) -> float:
+        (entry,) = snapshot[kind][name]
+        assert entry["labels"] == {"pool": "storage"}
+        return float(entry["value"])
+
+    assert value("gauges", "pool_utilization") == 0.5
+    assert value("gauges", "pool_peak_utilization") == 2.0
+    assert value("gauges", "pool_max_overflow") == 3
+    assert value("gauges", "pool_checkout_wait_max_seconds") == 0.3
+    assert (value("counters", "pool_checkouts"), value("counters", "pool_connects")) == (120, 3)
+    assert value("counters", "pool_checkout_timeouts") == 0
+    (hist,) = snapshot["histograms"]["pool_checkout_wait_seconds"]
+    assert hist["value"] == {"count": 120, "sum": 0.5, "buckets": POOL["wait"]["buckets"]}
+    json.dumps(snapshot)
+    alerts = check_alerts(AlertsConfig(rss_mb=1e6), snapshot)
+    assert alerts == [
+        "connection pool storage: peak utilization 200% in the last 2 minutes is above the 90% threshold"
+    ]
+    metrics.observe_pool_stats("unsized", {"size": None, "checked_out": 1})  # NullPool: ignored
+    assert len(metrics.snapshot()["gauges"]["pool_size"]) == 1
+
+
+def test_pool_wait_is_a_prometheus_histogram() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics = Metrics()
+    metrics.observe_pool_stats("storage", {**POOL, "timeouts": 2})
+    families = {f.name: f for f in text_string_to_metric_families(metrics.to_prometheus())}
+    wait = families["memmimic_pool_checkout_wait_seconds"]
+    assert wait.type == "histogram"
+    samples = {(s.name, s.labels.get("le")): s.value for s in wait.samples}
+    assert samples[("memmimic_pool_checkout_wait_seconds_bucket", "0.001")] == 100
+    assert samples[("memmimic_pool_checkout_wait_seconds_bucket", "1.0")] == 120
+    assert samples[("memmimic_pool_checkout_wait_seconds_bucket", "+Inf")] == 120
+    assert samples[("memmimic_pool_checkout_wait_seconds_count", None)] == 120
+    assert samples[("memmimic_pool_checkout_wait_seconds_sum", None)] == 0.5
+    assert families["memmimic_pool_checkouts"].type == "counter"
+    assert families["memmimic_pool_checkout_timeouts"].samples[0].value == 2
+    assert families["memmimic_pool_peak_utilization"].type == "gauge"
+    alerts = check_alerts(AlertsConfig(rss_mb=1e6), metrics.snapshot())
+    assert alerts[-1] == (
+        "connection pool storage: 2 checkouts timed out (every connection stayed in use; raise the pool size)"
+    )

@@ -193,6 +193,7 @@ class Metrics:
         self._retired: dict[str, _OpStats] = {}  # figures of threads that have ended
         self._counters: dict[LabelKey, float] = {}
         self._gauges: dict[LabelKey, float] = {}
+        self._histograms: dict[LabelKey, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._started = time.perf_counter_ns()
 
@@ -269,6 +270,21 @@ class Metrics:
                     if isinstance(pool_stats.get(field), (int, float)):
                         self.set_gauge(f"cache_{field}", pool_stats[field], labels)
 
+    def set_histogram(
+        self,
+        name: str,
+        buckets: Iterable[tuple[float, int]],
+        count: int,
+        total: float,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """Set histogram ``name`` to figures kept elsewhere: cumulative ``(upper bound, count)``
+        pairs in increasing bound order, the ``count`` of observations and their ``total``."""
+        cumulative = [[float(b), int(n)] for b, n in buckets]
+        value = {"count": int(count), "sum": float(total), "buckets": cumulative}
+        with self._lock:
+            self._histograms[_label_key(name, labels)] = value
+
     def observe_pool(
         self,
         name: str,
@@ -278,17 +294,58 @@ class Metrics:
         overflow: int = 0,
         checkouts: int | None = None,
         wait_seconds: float | None = None,
+        peak_checked_out: int | None = None,
+        max_overflow: int | None = None,
+        connects: int | None = None,
+        timeouts: int | None = None,
+        wait: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record a connection pool's state; ``pool_utilization`` = checked out / size."""
+        """Record a connection pool's state; ``pool_utilization`` = checked out / size.
+
+        :param peak_checked_out: the most connections in use at once recently
+            (``pool_peak_utilization``, which the utilization alert prefers).
+        :param wait: the checkout-wait histogram as a storage's ``stats()["pool"]["wait"]``
+            reports it (``count``, ``sum_seconds``, ``max_seconds``, cumulative ``buckets``).
+        """
         labels = {"pool": name}
         self.set_gauge("pool_size", size, labels)
         self.set_gauge("pool_checked_out", checked_out, labels)
         self.set_gauge("pool_overflow", overflow, labels)
         self.set_gauge("pool_utilization", checked_out / size if size else 0.0, labels)
-        if checkouts is not None:
-            self.set_counter("pool_checkouts", checkouts, labels)
+        if peak_checked_out is not None:
+            self.set_gauge("pool_peak_checked_out", peak_checked_out, labels)
+            self.set_gauge("pool_peak_utilization", peak_checked_out / size if size else 0.0, labels)
+        if max_overflow is not None:
+            self.set_gauge("pool_max_overflow", max_overflow, labels)
+        totals = {"checkouts": checkouts, "connects": connects, "checkout_timeouts": timeouts}
+        for counter, value in totals.items():
+            if value is not None:
+                self.set_counter(f"pool_{counter}", value, labels)
         if wait_seconds is not None:
             self.set_counter("pool_wait_seconds", wait_seconds, labels)
+        if wait is not None:
+            buckets = [(float(b), int(n)) for b, n in wait.get("buckets", [])]
+            self.set_histogram(
+                "pool_checkout_wait_seconds", buckets, int(wait["count"]), float(wait["sum_seconds"]), labels
+            )
+            self.set_gauge("pool_checkout_wait_max_seconds", float(wait.get("max_seconds", 0.0)), labels)
+
+    def observe_pool_stats(self, name: str, pool: Mapping[str, Any]) -> None:
+        """Record a storage's ``stats()["pool"]`` (see docs/caching-and-metrics.md) as pool ``name``."""
+        if not isinstance(pool.get("size"), int):
+            return  # a pool without a fixed size (NullPool, StaticPool): nothing to compare with
+        self.observe_pool(
+            name,
+            size=pool["size"],
+            checked_out=int(pool.get("checked_out") or 0),
+            overflow=int(pool.get("overflow") or 0),
+            checkouts=pool.get("checkouts"),
+            peak_checked_out=pool.get("peak_checked_out"),
+            max_overflow=pool.get("max_overflow"),
+            connects=pool.get("connects"),
+            timeouts=pool.get("timeouts"),
+            wait=pool.get("wait"),
+        )
 
     def observe_index(self, index: str, kind: str, size: int, lag: int | None = None) -> None:
         """Record an index's kind, size (entries) and lag behind storage (changes)."""
@@ -340,6 +397,7 @@ class Metrics:
             }
         with self._lock:
             counters, gauges = _group(self._counters), _group(self._gauges)
+            histograms = _group(self._histograms)
         return {
             "enabled": self.enabled,
             "uptime_seconds": uptime,
@@ -347,6 +405,7 @@ class Metrics:
             "operations": operations,
             "counters": counters,
             "gauges": gauges,
+            "histograms": histograms,
             "process": process_stats(),
         }
 
@@ -364,6 +423,7 @@ class Metrics:
             self._retired.clear()
             self._counters.clear()
             self._gauges.clear()
+            self._histograms.clear()
             self._started = time.perf_counter_ns()
 
 
@@ -385,7 +445,11 @@ def _label_key(name: str, labels: Mapping[str, str] | None) -> LabelKey:
     return name, tuple(sorted((str(k), str(v)) for k, v in labels.items())) if labels else ()
 
 
-def _group(values: Mapping[LabelKey, float]) -> dict[str, list[dict[str, Any]]]:
+def _pool_name(entry: Mapping[str, Any]) -> str:
+    return str(entry["labels"].get("pool", "?"))
+
+
+def _group(values: Mapping[LabelKey, Any]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for (name, labels), value in sorted(values.items()):
         out.setdefault(name, []).append({"labels": dict(labels), "value": value})
@@ -436,11 +500,23 @@ def check_alerts(alerts: Any, snapshot: Mapping[str, Any]) -> list[str]:
                 f"{op}: error rate {stats['error_rate']:.1%} ({stats['errors']}/{stats['count']}) "
                 f"is above the {alerts.error_rate:.1%} threshold"
             )
-    for entry in snapshot.get("gauges", {}).get("pool_utilization", []):
-        if entry["value"] > alerts.pool_utilization:
+    gauges = snapshot.get("gauges", {})
+    peaks = {_pool_name(e): e["value"] for e in gauges.get("pool_peak_utilization", [])}
+    for entry in gauges.get("pool_utilization", []):
+        pool = _pool_name(entry)
+        now, peak = entry["value"], peaks.get(pool, entry["value"])
+        if max(now, peak) > alerts.pool_utilization:
+            what = f"utilization {now:.0%}"
+            if peak > now:
+                what = f"peak utilization {peak:.0%} in the last 2 minutes"
             warnings.append(
-                f"connection pool {entry['labels'].get('pool', '?')}: utilization {entry['value']:.0%} "
-                f"is above the {alerts.pool_utilization:.0%} threshold"
+                f"connection pool {pool}: {what} is above the {alerts.pool_utilization:.0%} threshold"
+            )
+    for entry in snapshot.get("counters", {}).get("pool_checkout_timeouts", []):
+        if entry["value"]:
+            warnings.append(
+                f"connection pool {_pool_name(entry)}: {entry['value']:.0f} checkouts timed out "
+                "(every connection stayed in use; raise the pool size)"
             )
     for entry in snapshot.get("gauges", {}).get("cache_degraded", []):
         if entry["value"]:

@@ -1,7 +1,9 @@
 """Prometheus exposition of :class:`~memmimic_core.metrics.Metrics` (needs prometheus-client).
 
 A custom collector reads the metrics at scrape time: nothing is duplicated on the hot path.
-Names get the ``memmimic_`` prefix; counters end in ``_total``.
+Names get the ``memmimic_`` prefix; counters end in ``_total``; histograms set with
+:meth:`~memmimic_core.metrics.Metrics.set_histogram` (the storage pool's checkout wait) are
+exported as Prometheus histograms with their own bucket bounds.
 """
 
 from __future__ import annotations
@@ -104,6 +106,20 @@ class MetricsCollector:
                 for entry in entries:
                     family.add_metric([entry["labels"].get(k, "") for k in label_names], entry["value"])
                 yield family
+
+        for raw_name, entries in snapshot.get("histograms", {}).items():
+            label_names = sorted({k for e in entries for k in e["labels"]})
+            family = core.HistogramMetricFamily(
+                _name(raw_name), f"MemMimic {raw_name.replace('_', ' ')}", labels=label_names
+            )
+            for entry in entries:
+                value = entry["value"]
+                buckets = [(repr(float(bound)), n) for bound, n in value["buckets"]]
+                buckets.append(("+Inf", value["count"]))
+                family.add_metric(
+                    [entry["labels"].get(k, "") for k in label_names], buckets, sum_value=value["sum"]
+                )
+            yield family
 
         process = snapshot["process"]
         if process.get("rss_bytes") is not None:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from memmimic_core.errors import MemMimicError, StorageError
 
 from . import migrate
+from .pool import PoolMeter
 
 __all__ = ["CHUNK", "SqlConnection", "unique"]
 
@@ -34,6 +35,7 @@ class SqlConnection:
         self.engine = engine
         self.schema = schema
         self._closed = False
+        self.pool_meter = PoolMeter(engine)
         self._migrate()
 
     # -- transactions and errors ------------------------------------------------------------
@@ -62,12 +64,30 @@ class SqlConnection:
         """Run ``work`` on a pooled connection in a read transaction."""
         return self._run(work, write=False)
 
+    def _connect(self) -> Connection:
+        """Check a connection out of the pool, timing the wait (``pool_meter``)."""
+        start = time.perf_counter()
+        try:
+            conn = self.engine.connect()
+        except sa_exc.TimeoutError:
+            waited = time.perf_counter() - start
+            self.pool_meter.timed_out(waited)
+            pool = self.pool_meter.stats()
+            raise StorageError(
+                f"the {self.backend_name} storage's connection pool stayed exhausted for {waited:.1f} s "
+                f"(pool_size {pool['size']}, max_overflow {pool['max_overflow']}, "
+                f"{pool['checked_out']} in use); raise storage.pool_size, max_overflow or "
+                "pool_timeout, or look for calls that hold connections long"
+            ) from None
+        self.pool_meter.waited(time.perf_counter() - start)
+        return conn
+
     def _run(self, work: Callable[[Connection], T], *, write: bool) -> T:
         self._check_open()
         delay = 0.05
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                with self.engine.connect() as conn:
+                with self._connect() as conn:
                     if not write:
                         return work(conn)
                     self._begin_write(conn)
@@ -101,15 +121,23 @@ class SqlConnection:
 
     # -- housekeeping -----------------------------------------------------------------------
 
+    def change_token(self) -> int | None:
+        """A cheap number that changes with every commit, or ``None`` (dialect hook; see Storage)."""
+        return None
+
     def pool_stats(self) -> dict[str, Any]:
-        """Return the connection pool's size and use."""
-        pool = self.engine.pool
-        out: dict[str, Any] = {"pool_class": type(pool).__name__}
-        for key in ("size", "checkedout", "overflow", "checkedin"):
-            method = getattr(pool, key, None)
-            if callable(method):
-                out[f"pool_{key}"] = method()
-        return out
+        """Return the connection pool's state and counts: ``{"pool": {...}}`` plus flat ``pool_*`` keys."""
+        pool = self.pool_meter.stats()
+        return {
+            "pool": pool,
+            "pool_class": pool["class"],
+            "pool_size": pool["size"],
+            "pool_checkedout": pool["checked_out"],
+            "pool_overflow": pool["overflow"],
+            "pool_checkedin": pool["checked_in"],
+            "pool_checkouts": pool["checkouts"],
+            "pool_wait_seconds": pool["wait"]["sum_seconds"],
+        }
 
     def stats(self) -> dict[str, Any]:
         """Return backend facts for status."""

@@ -124,7 +124,7 @@ class SqlStorageFacade:
 
     def change_token(self) -> int | None:
         """Return a cheap number that changes with every commit, or ``None`` (callers query)."""
-        return None
+        return self._store.change_token()
 
     def save_tale(self, namespace: str, name: str, content: str, category: str, tags: Sequence[str]) -> Tale:
         """Save a new version of a tale (version 1 when new) and return it."""

@@ -21,6 +21,7 @@ from memmimic_core.models import Candidate, TextQuery
 
 from . import migrate
 from .base import SqlStore
+from .data_version import DataVersionWatcher
 from .rows import matched_terms, query_tokens
 from .schema import memories
 
@@ -103,6 +104,17 @@ class SqliteStore(SqlStore):
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         super().__init__(engine)
+        self._watcher = DataVersionWatcher(path, timeout=options.busy_timeout_ms / 1000)
+
+    def change_token(self) -> int | None:
+        """``PRAGMA data_version`` of a dedicated connection: changes with every commit by any other."""
+        self._check_open()
+        return self._watcher.token()
+
+    def close(self) -> None:
+        """Dispose of the pool and close the change-token connection."""
+        super().close()
+        self._watcher.close()
 
     def _begin_write(self, conn: Connection) -> None:
         conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})

@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import subprocess
+import sys
+import textwrap
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,9 +33,9 @@ from hypothesis import strategies as st
 
 from ..errors import InvalidInputError, NotFoundError
 from ..models import Filters, MemoryPatch, NewMemory, TextQuery, WeightedTerm
-from ..protocols import Storage
+from ..protocols import BackendContext, Storage
 
-__all__ = ["HOSTILE_QUERIES", "StorageContract"]
+__all__ = ["HOSTILE_QUERIES", "StorageContract", "reopen_spec"]
 
 HOSTILE_QUERIES = [
     '"unbalanced quote',
@@ -52,6 +57,42 @@ HOSTILE_QUERIES = [
     "AND",
     "NOT",
 ]
+
+
+OTHER_PROCESS_WRITER = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from memmimic_core.models import NewMemory
+    from memmimic_core.plugins import build_plugin_manager, collect_backends
+    from memmimic_core.protocols import BackendContext
+
+    name, options, data_dir = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+    backends = collect_backends(build_plugin_manager())
+    storage = backends["storage"].create(name, options, BackendContext(data_dir=data_dir), "storage")
+    try:
+        (m,) = storage.add([NewMemory(namespace="ns", content="written by another process")])
+        print(json.dumps({"id": m.id, "last_seq": storage.last_seq()}))
+    finally:
+        storage.close()
+    """
+)
+
+
+def reopen_spec(storage: Storage, context: BackendContext) -> tuple[str, dict[str, Any], Path]:
+    """Return ``(backend name, options, data_dir)`` that open the same store in another process.
+
+    Reads the backend's ``options`` (its pydantic ``Options``, dumped with aliases); backends
+    without one must override :meth:`StorageContract.reopen_spec`.
+    """
+    options = getattr(storage, "options", None)
+    dump = getattr(options, "model_dump", None)
+    if not callable(dump):
+        pytest.fail(
+            f"{type(storage).__name__} has no `options` model: override StorageContract.reopen_spec "
+            "to say how another process opens the same store"
+        )
+    return type(storage).name, dump(mode="json", by_alias=True, exclude_defaults=True), context.data_dir
 
 
 def new(content: str = "a memory", namespace: str = "ns", **fields: Any) -> NewMemory:
@@ -359,6 +400,83 @@ class StorageContract:
         assert got.access_count == 2 and got.last_accessed_at == at
         assert got.updated_at == m.updated_at
         assert storage.last_seq() == seq and storage.history(m.id, "ns") == []
+
+    # -- change token ----------------------------------------------------------------------
+
+    def reopen_spec(self, storage: Storage, context: BackendContext) -> tuple[str, dict[str, Any], Path]:
+        """How another process opens this test's store (override for backends without ``options``)."""
+        return reopen_spec(storage, context)
+
+    @staticmethod
+    def _token(storage: Storage) -> int:
+        token = storage.change_token()
+        if token is None:
+            pytest.skip(f"{type(storage).name} has no change token (allowed: callers then query)")
+        assert isinstance(token, int), f"change_token must be an int or None, got {token!r}"
+        return token
+
+    def test_change_token_stays_while_nothing_is_written(self, storage: Storage) -> None:
+        (m,) = storage.add([new("read only from here on")])
+        storage.save_tale("ns", "story", "text", "general", [])
+        before = self._token(storage)
+        storage.get([m.id], "ns")
+        storage.get_by_rowid([m.rowid], with_embedding=True)
+        storage.count("ns")
+        storage.keyword_search("ns", TextQuery("read"), 5)
+        storage.last_seq()
+        storage.changes_since(0)
+        storage.generation("ns")
+        storage.history(m.id, "ns")
+        storage.list_tales("ns")
+        storage.get_tale("ns", "story")
+        storage.namespaces()
+        storage.unembedded(5)
+        list(storage.iter_memories())
+        assert storage.change_token() == before == storage.change_token()
+
+    def test_change_token_changes_with_every_write_of_this_process(self, storage: Storage) -> None:
+        seen: list[int | None] = [self._token(storage)]
+
+        def changed(what: str) -> None:
+            token = storage.change_token()
+            assert token not in seen, f"the change token did not change after {what}"
+            seen.append(token)
+
+        a, b = storage.add([new("first"), new("second")])
+        changed("add")
+        storage.update(a.id, "ns", MemoryPatch(content="first, edited"))
+        changed("update")
+        storage.set_embeddings([(b.id, vec(1, 0))], "fp")
+        changed("set_embeddings")
+        storage.delete(b.id, "ns")
+        changed("delete")
+        storage.save_tale("ns", "story", "once", "general", [])
+        changed("save_tale (new)")
+        storage.save_tale("ns", "story", "twice", "general", [])
+        changed("save_tale (new version)")
+        storage.delete_tale("ns", "story")
+        changed("delete_tale")
+        storage.restore_tale("ns", "story")
+        changed("restore_tale")
+
+    def test_change_token_sees_a_commit_of_another_process(
+        self, storage: Storage, backend_context: BackendContext
+    ) -> None:
+        storage.add([new("before the other process")])
+        before = self._token(storage)
+        name, options, data_dir = self.reopen_spec(storage, backend_context)
+        done = subprocess.run(
+            [sys.executable, "-c", OTHER_PROCESS_WRITER, name, json.dumps(options), str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        written = json.loads(done.stdout.splitlines()[-1])
+        assert storage.last_seq() == written["last_seq"]  # the same store, not a new one
+        assert [m.content for m in storage.get([written["id"]], "ns")] == ["written by another process"]
+        assert storage.change_token() != before
 
     # -- embeddings ------------------------------------------------------------------------
 
