@@ -138,7 +138,7 @@ class EmbeddingService:
         batches = 0
         with self._embed_lock:
             while max_batches is None or batches < max_batches:
-                pending = self._storage.unembedded(self.batch_size, namespace)
+                pending = self._storage.unembedded(self.batch_size * 8, namespace)  # embedded by batch_size
                 if not pending:
                     break
                 texts = [m.content for m in pending]

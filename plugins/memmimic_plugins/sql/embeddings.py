@@ -14,6 +14,9 @@ from .connection import CHUNK
 from .rows import row_to_memory, to_blob
 from .schema import memories, memory_columns
 
+#: The WHERE of the partial index ``ix_memories_unembedded`` (migration 0002), repeated verbatim.
+PENDING = "embedding IS NULL AND status = 'active'"
+
 __all__ = ["EmbeddingStoreMixin"]
 
 
@@ -66,12 +69,33 @@ class EmbeddingStoreMixin(ChangeLogMixin):
         self.run_write(work)
 
     def unembedded(self, limit: int, namespace: str | None = None) -> list[Memory]:
-        """Return active memories without an embedding, oldest first."""
-        clauses = [memories.c.status == "active", memories.c.embedding.is_(None)]
-        if namespace is not None:
-            clauses.append(memories.c.namespace == namespace)
-        stmt = sa.select(*memory_columns(False)).where(*clauses).order_by(memories.c.rowid).limit(limit)
-        return self.run_read(lambda conn: [row_to_memory(r) for r in conn.execute(stmt).mappings()])
+        """Return active memories without an embedding, oldest first.
+
+        Reads the partial index ``ix_memories_unembedded`` (migration 0002): a few pending rows
+        instead of a scan of every stored vector. SQLite's planner, without statistics, prefers
+        other indexes, so on SQLite the query names it (``INDEXED BY``).
+        """
+        columns = memory_columns(False)
+
+        def work(conn: Connection) -> list[Memory]:
+            params: dict[str, object] = {"limit": limit}
+            if conn.dialect.name == "sqlite":
+                where = PENDING + (" AND namespace = :ns" if namespace is not None else "")
+                names = ", ".join(c.name for c in columns)
+                stmt: sa.Executable = sa.text(
+                    f"SELECT {names} FROM memories INDEXED BY ix_memories_unembedded "
+                    f"WHERE {where} ORDER BY rowid LIMIT :limit"
+                ).columns(*columns)
+                if namespace is not None:
+                    params["ns"] = namespace
+                return [row_to_memory(r) for r in conn.execute(stmt, params).mappings()]
+            clauses = [memories.c.embedding.is_(None), memories.c.status == sa.literal_column("'active'")]
+            if namespace is not None:
+                clauses.append(memories.c.namespace == namespace)
+            query = sa.select(*columns).where(*clauses).order_by(memories.c.rowid).limit(limit)
+            return [row_to_memory(r) for r in conn.execute(query).mappings()]
+
+        return self.run_read(work)
 
     def embedder_counts(self) -> dict[str, int]:
         """Return the number of embedded memories per embedder fingerprint."""
