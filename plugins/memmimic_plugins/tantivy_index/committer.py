@@ -50,9 +50,9 @@ class Committer:
         """Say the tail changed (starts the thread on first use)."""
         if self._stopping.is_set():
             return
-        if self._thread is None:
+        if not self.running:  # first use, or after a fork (the child has no such thread)
             with self._start_lock:
-                if self._thread is None and not self._stopping.is_set():
+                if not self.running and not self._stopping.is_set():
                     self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                     self._thread.start()
         self._wake.set()
@@ -71,7 +71,10 @@ class Committer:
             try:
                 wait = self._due()
                 if wait is not None and wait <= 0:
-                    if self._commit(self._lock_timeout) is None:  # the lock is busy elsewhere
+                    applied = self._commit(self._lock_timeout)
+                    again = self._due()
+                    # lock busy elsewhere, or a commit of nothing left the tail due: try later
+                    if applied is None or (applied == 0 and again is not None and again <= 0):
                         self._stopping.wait(self._retry_after)
                     continue
             except Exception:  # keep committing later; the tail keeps searches exact meanwhile
