@@ -199,6 +199,53 @@ class TextIndexContract:
         terms = (WeightedTerm("automobile", 0.5, "car"),)
         assert self.search(text_index, "ns", "", terms=terms) == [auto]
 
+    # -- matched terms (explain) ---------------------------------------------------------
+
+    @staticmethod
+    def matched(index: TextIndex, namespace: str, text: str = "", **kw: Any) -> dict[str, set[str]]:
+        """Sync, search with ``want_matched`` and return each hit's matched terms, case-folded."""
+        index.sync()
+        found = index.search(namespace, TextQuery(text=text, want_matched=True, **kw), 10)
+        return {c.memory_id: {t.casefold() for t in c.matched_terms} for c in found}
+
+    def test_matched_terms_are_query_words_or_expanded_terms(
+        self, storage: Storage, text_index: TextIndex
+    ) -> None:
+        self.add(
+            storage,
+            "ns",
+            "She was running in the park",
+            "He runs every morning",
+            "my automobile broke down near the Park",
+            "a recipe for lemon cake",
+        )
+        terms = (WeightedTerm("automobile", 0.5, "car"), WeightedTerm("motor car", 0.4, "car"))
+        found = self.matched(text_index, "ns", "Running PARK", terms=terms)
+        assert len(found) == 3
+        allowed = {"running", "park", "automobile", "motor car"}
+        for memory_id, reported in found.items():
+            assert reported, f"{memory_id} was found but reports no matched term"
+            assert reported <= allowed, f"{memory_id} reports {reported - allowed}, not in the query"
+
+    def test_a_memory_matched_by_one_word_reports_that_word(
+        self, storage: Storage, text_index: TextIndex
+    ) -> None:
+        runs, park, both = self.add(
+            storage, "ns", "He runs every morning", "a quiet afternoon in the park", "running in the park"
+        )
+        self.add(storage, "ns", "a recipe for lemon cake")
+        found = self.matched(text_index, "ns", "Running park")
+        assert found == {runs: {"running"}, park: {"park"}, both: {"running", "park"}}
+
+    def test_a_memory_matched_by_an_expanded_term_reports_that_term(
+        self, storage: Storage, text_index: TextIndex
+    ) -> None:
+        auto, car = self.add(storage, "ns", "my automobiles broke down", "the car is red")
+        self.add(storage, "ns", "a recipe for lemon cake")
+        terms = (WeightedTerm("automobile", 0.5, "car"), WeightedTerm("lorry", 0.5, "truck"))
+        assert self.matched(text_index, "ns", "", terms=terms) == {auto: {"automobile"}}
+        assert self.matched(text_index, "ns", "car", terms=terms) == {auto: {"automobile"}, car: {"car"}}
+
     # -- catching up ------------------------------------------------------------------------
 
     def test_sync_returns_a_count_and_lag_is_zero_after(
