@@ -62,8 +62,8 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-PG_SUITES = tests/test_storage_contract.py tests/test_storage_text_index.py tests/test_numpy_index.py \
-	tests/test_tantivy_index.py
+PG_SUITES = tests/test_storage_contract.py::TestStorage tests/test_storage_text_index.py tests/test_numpy_index.py \
+	tests/test_tantivy_index.py tests/test_faiss_index.py
 
 test: setup lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 $(PYTEST_ARGS)

@@ -16,6 +16,7 @@ import pytest
 from memmimic_core.errors import ConfigError, EmbedderMismatchError, InvalidInputError
 from memmimic_core.models import NewMemory
 from memmimic_core.protocols import BackendContext, Storage
+from memmimic_core.testing.storage import reopen_spec
 from memmimic_core.testing.vector_index import VectorIndexContract, unit_vectors
 from memmimic_plugins.faiss_index import FaissVectorIndex
 
@@ -237,6 +238,8 @@ def test_importing_the_plugin_does_not_import_faiss() -> None:
 
 
 # -- other processes and crashes (real subprocesses) ----------------------------------------
+# The writer opens the same store as the test (the backend of --memmimic-storage, with the
+# test's options, e.g. its throwaway PostgreSQL schema) and the same faiss folder.
 
 WRITER = textwrap.dedent(
     """
@@ -248,9 +251,10 @@ WRITER = textwrap.dedent(
     from memmimic_core.testing.vector_index import unit_vectors
 
     data_dir, mode, seed = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    storage_name, storage_options = sys.argv[4], json.loads(sys.argv[5])
     backends = collect_backends(build_plugin_manager())
     context = BackendContext(data_dir=data_dir)
-    context.storage = backends["storage"].create("sqlite", {}, context, "storage")
+    context.storage = backends["storage"].create(storage_name, storage_options, context, "storage")
     lazy = {"save_every_changes": 100_000, "save_every_seconds": 3600}
     index = backends["vector_index"].create("faiss", lazy, context, "vector_index")
     index.sync()
@@ -269,9 +273,10 @@ WRITER = textwrap.dedent(
 )
 
 
-def run_writer(data_dir: Path, mode: str, seed: int) -> tuple[int, list[str]]:
+def run_writer(storage: Storage, context: BackendContext, mode: str, seed: int) -> tuple[int, list[str]]:
+    name, options, data_dir = reopen_spec(storage, context)
     done = subprocess.run(
-        [sys.executable, "-c", WRITER, str(data_dir), mode, str(seed)],
+        [sys.executable, "-c", WRITER, str(data_dir), mode, str(seed), name, json.dumps(options)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -291,7 +296,7 @@ def test_a_writer_killed_after_the_commit_is_caught_up_on_reopen(
     idx.sync()
     idx.close()
     saved_seq = storage.last_seq()
-    returncode, written = run_writer(backend_context.data_dir, mode, seed=22)
+    returncode, written = run_writer(storage, backend_context, mode, seed=22)
     assert returncode == -signal.SIGKILL
     meta = json.loads((backend_context.data_dir / "faiss" / "meta.json").read_text())
     assert meta["last_seq"] == saved_seq  # the index never saved the writer's memories
@@ -310,7 +315,7 @@ def test_another_process_writes_are_seen_without_reopening(
     add(storage, "ns", unit_vectors(10, 16, seed=23))
     mine = index(backend_context)
     mine.sync()
-    returncode, written = run_writer(backend_context.data_dir, "close", seed=24)
+    returncode, written = run_writer(storage, backend_context, "close", seed=24)
     assert returncode == 0
     vectors = unit_vectors(5, 16, seed=24)
     assert [best(mine, "ns", v) for v in vectors] == written
