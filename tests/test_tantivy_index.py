@@ -24,7 +24,16 @@ pytest.importorskip("tantivy")
 
 
 class TestTantivyContract(TextIndexContract):
+    """Writes made after the index opened are mostly answered by the in-memory tail."""
+
     backend_name: ClassVar[str] = "tantivy"
+
+
+class TestTantivyContractCommitted(TextIndexContract):
+    """The same contract with every sync committing (no tail): the on-disk index answers."""
+
+    backend_name: ClassVar[str] = "tantivy"
+    backend_options: ClassVar[dict[str, Any]] = {"max_tail": 0}
 
 
 MakeIndex = Callable[..., Any]
