@@ -9,9 +9,7 @@ no lock and never wait for a commit.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable
@@ -22,8 +20,6 @@ from memmimic_core.models import Candidate, Filters, TextQuery
 from memmimic_core.protocols import BackendContext, Storage
 
 from .options import TantivyOptions
-
-CONTENT_FIELD_ID = 3  # position of ``content`` in schema.build_schema
 
 if TYPE_CHECKING:
     from .analysis import Analysis, QueryTerm
@@ -38,9 +34,6 @@ FOLDER = "tantivy"
 LOCK_FILE = "tantivy.lock"
 MAX_FETCH = 100_000
 COMMITTER_LOCK_SECONDS = 1.0  # the committer retries later rather than hold its writer lock long
-# tantivy's explanation names each matching term as Term(field=<n>, type=Str, "<token>"); the
-# simple tokenizer's tokens are alphanumeric, so they appear verbatim.
-_CONTENT_TERM = re.compile(rf'Term\(field={CONTENT_FIELD_ID}, type=Str, "([^"\\]*)"\)')
 
 
 class _View:
@@ -380,7 +373,10 @@ class TantivyIndex:
         searcher = view.searcher
         if searcher is None:
             return []
-        query_obj = self._build_query(namespace, terms, filters, view.exclude(self._store.schema), boosts)
+        from .query import build_query, matched_terms
+
+        schema = self._store.schema
+        query_obj = build_query(schema, namespace, terms, filters, view.exclude(schema), boosts)
         fetch = limit if pushable else limit * 4
         while True:
             try:
@@ -400,64 +396,6 @@ class TantivyIndex:
         if not want:  # claim nothing rather than every query term
             return [Candidate(memory_id, score) for score, memory_id, _ in kept]
         return [
-            Candidate(memory_id, score, self._matched_terms(searcher, query_obj, terms, address))
+            Candidate(memory_id, score, matched_terms(searcher, query_obj, terms, address))
             for score, memory_id, address in kept
         ]
-
-    def _build_query(
-        self, namespace: str, terms: list[QueryTerm], filters: Filters, exclude: Any, boosts: dict[str, float]
-    ) -> Any:
-        """The committed index's query: an OR of the clauses under the namespace and filters.
-
-        ``exclude`` matches the documents the tail replaces; ``boosts`` rescale each token's
-        idf to the statistics including the tail.
-        """
-        import tantivy
-
-        from .schema import filter_clauses
-
-        schema = self._store.schema
-        should = []
-        for term in terms:
-            clause = self._clause(term, boosts)
-            if term.weight != 1.0:
-                clause = tantivy.Query.boost_query(clause, term.weight)
-            should.append((tantivy.Occur.Should, clause))
-        must = [
-            (tantivy.Occur.Must, tantivy.Query.const_score_query(clause, 0.0))
-            for clause in filter_clauses(schema, namespace, filters)
-        ]
-        if exclude is not None:
-            must.append((tantivy.Occur.MustNot, exclude))
-        return tantivy.Query.boolean_query([*must, (tantivy.Occur.Must, tantivy.Query.boolean_query(should))])
-
-    def _matched_terms(
-        self, searcher: Any, query: Any, terms: list[QueryTerm], address: Any
-    ) -> tuple[str, ...]:
-        """Return the surface words of the query clauses one hit contains (from tantivy's explain).
-
-        Costs about 0.2 ms per hit, hence the ``matched_terms`` option (off by default).
-        """
-        explanation = json.loads(query.explain(searcher, address).to_json())
-        present: set[str] = set()
-        pending = [explanation]
-        while pending:
-            node = pending.pop()
-            for context in node.get("context", ()):
-                present.update(_CONTENT_TERM.findall(context))
-            pending.extend(node.get("details", ()))
-        return tuple(term.surface for term in terms if all(t in present for t in term.tokens))
-
-    def _clause(self, term: QueryTerm, boosts: dict[str, float]) -> Any:
-        """Return the query of one clause: its token, or all its tokens for a multi-word term."""
-        import tantivy
-
-        schema = self._store.schema
-        queries = []
-        for token in term.tokens:
-            query = tantivy.Query.term_query(schema, "content", token, "freq")
-            boost = boosts.get(token, 1.0)
-            queries.append(query if boost == 1.0 else tantivy.Query.boost_query(query, boost))
-        if len(queries) == 1:
-            return queries[0]
-        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
