@@ -232,8 +232,7 @@ def test_threads_write_and_read_concurrently(memory: MemMimic) -> None:
 
 def test_status_reports_backends_and_counts(memory: MemMimic) -> None:
     memory.remember("one")
-    assert memory.status()["vector_index"]["lag"] == 1  # indexes catch up on the next read
-    memory.flush()
+    memory.flush()  # indexes catch up on the next read (or after the embedding worker's batch)
     status = memory.status()
     assert status["total_memories"] == 1
     assert status["backends"]["storage"] == memory.config.storage.backend

@@ -45,7 +45,8 @@ def add(storage: Storage, namespace: str, vectors: np.ndarray, embedder: str = "
 
 
 def index(context: BackendContext, **options: Any) -> FaissVectorIndex:
-    return FaissVectorIndex(FaissVectorIndex.Options(**options), context)
+    """The index on its own, as these tests use it: it syncs before each search (the engine would)."""
+    return FaissVectorIndex(FaissVectorIndex.Options(**{"auto_sync": True, **options}), context)
 
 
 def best(idx: FaissVectorIndex, namespace: str, vector: np.ndarray) -> str:

@@ -85,7 +85,9 @@ class NumpyVectorIndex:
         """Options of the ``numpy`` vector index."""
 
         auto_sync: bool = Field(
-            default=True, description="catch up with the storage before every search (sees other processes)"
+            default=False,
+            description="catch up with the storage before every search (the engine already syncs "
+            "before each recall when storage changed; for using the index on its own)",
         )
         rebuild_lag: int = Field(
             default=100_000, ge=1, description="reload everything instead of replaying more changes than this"

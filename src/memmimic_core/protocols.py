@@ -241,7 +241,9 @@ class DerivedIndex(Protocol):
     def sync(self) -> int:
         """Catch up with the storage's change sequence; return how many changes were applied.
 
-        Rebuilds from storage when the index is missing, damaged or too far behind.
+        Rebuilds from storage when the index is missing, damaged or too far behind. The engine
+        calls it at start-up and before a search whenever storage changed (its change token or
+        last sequence moved), so an index need not check storage again in ``search``.
         """
         ...
 

@@ -63,7 +63,11 @@ class FaissVectorIndex:
         fingerprint: str | None = Field(default=None, description="embedder fingerprint to index")
         save_every_changes: int = Field(default=5000, ge=1, description="save after this many changes")
         save_every_seconds: float = Field(default=30.0, ge=0, description="…or after this long")
-        auto_sync: bool = Field(default=True, description="catch up with the storage before every search")
+        auto_sync: bool = Field(
+            default=False,
+            description="catch up with the storage before every search (the engine already syncs "
+            "before each recall when storage changed; for using the index on its own)",
+        )
         rebuild_lag: int = Field(
             default=100_000, ge=1, description="rebuild instead of replaying more changes than this"
         )

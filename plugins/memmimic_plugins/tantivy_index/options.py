@@ -65,7 +65,11 @@ class TantivyOptions(BackendOptions):
         description="commit the tail on close (off: the next open catches up from the change sequence)",
     )
     sync_on_open: bool = Field(default=True, description="catch up with storage when opened")
-    sync_on_search: bool = Field(default=True, description="catch up with storage before each search")
+    sync_on_search: bool = Field(
+        default=False,
+        description="catch up with storage before each search (the engine already syncs before each "
+        "recall when storage changed; for using the index on its own)",
+    )
     matched_terms: bool = Field(
         default=False,
         description="report the query terms each hit contains (~0.2 ms a committed hit); off: only "
