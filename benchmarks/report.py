@@ -1,11 +1,12 @@
 """Merge benchmark result JSONs into one markdown report and PNG plots.
 
-    .venv/bin/python benchmarks/report.py                       # benchmarks/results/{raw,smoke}
+    .venv/bin/python benchmarks/report.py                       # benchmarks/results/{raw,smoke,concurrency}
     .venv/bin/python benchmarks/report.py --input DIR --out DIR [--quality FILE] [--peers FILE]
 
 Reads the ``memmimic bench-speed`` JSONs of a folder (``raw/`` for the matrix, ``smoke/`` for CI)
 and writes ``report.md`` (one table, the machine, ratios against the baseline combination of the
-same run, the performance document's claims beside the measured figures) and PNGs: recall latency
+same run, the performance document's claims beside the measured figures, the ``run.py concurrency``
+runs of ``results/concurrency/``) and PNGs: recall latency
 vs store size per combination, throughput vs concurrent clients, and quality vs latency when a
 ``bench quality`` JSON or the peers JSON is given.
 """
@@ -109,8 +110,8 @@ def table(results: Sequence[Mapping[str, Any]]) -> str:
     head = (
         "| combination | memories | ingest mem/s (searchable) | remember p50 | get p50 | keyword p50 | "
         "cold p50 / p95 | cold cpu/op | warm p50 (no cache) | cached p50 | mixed ops/s by clients | "
-        "errors | cold vs base |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "errors | cold vs base | load avg |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     )
     rows = [head]
     for r in results:
@@ -131,9 +132,41 @@ def table(results: Sequence[Mapping[str, Any]]) -> str:
             f"{_ms(_fig(r, 'recall_cold'))} / {_ms(_fig(r, 'recall_cold', 'p95_ms'))} | "
             f"{_ms(_fig(r, 'recall_cold', 'cpu_ms_per_op'))} | "
             f"{_ms(_fig(r, 'recall_warm'))} | {_ms(_fig(r, 'recall_cached'))} | {mixed_cell} | {errors} | "
-            f"{_ratio(_fig(r, 'recall_cold'), _fig(b, 'recall_cold') if b else None)} |"
+            f"{_ratio(_fig(r, 'recall_cold'), _fig(b, 'recall_cold') if b else None)} | {_load(r)} |"
         )
     return "\n".join(rows)
+
+
+def _load(result: Mapping[str, Any]) -> str:
+    """The 1-minute load average when the run started → when it ended."""
+    m = result.get("machine", {})
+    la = [x[0] for x in (m.get("load_average"), m.get("load_average_end")) if x]
+    return " → ".join(f"{x:.1f}" for x in la) or "?"
+
+
+def concurrency_table(results: Sequence[Mapping[str, Any]]) -> str | None:
+    """One row per mixed-workload run of ``run.py concurrency`` (N clients for T seconds)."""
+    rows = [
+        "| combination | mode | memories | clients × s | ops/s | p50 / p95 | recall p50 / p95 | "
+        "remember p50 / p95 | cpu ms/op | errors | load avg | commit |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        mixed = r["workloads"].get("mixed") or {}
+        for c, fig in sorted(mixed.get("clients", {}).items(), key=lambda kv: int(kv[0])):
+            loads = [la[0] for run in fig.get("runs", []) for la in run.get("load_average") or [] if la]
+            load = f"{min(loads):.1f}–{max(loads):.1f}" if loads else _load(r)
+            rows.append(
+                f"| {r['combination']} | {mixed.get('mode')} | {r['memories']:,} | "
+                f"{c} × {mixed.get('duration_s', 0):g} | {fig['ops_s']:.1f} | "
+                f"{_ms(fig['p50_ms'])} / {_ms(fig['p95_ms'])} | "
+                f"{_ms(fig.get('recall_p50_ms'))} / {_ms(fig.get('recall_p95_ms'))} | "
+                f"{_ms(fig.get('remember_p50_ms'))} / {_ms(fig.get('remember_p95_ms'))} | "
+                f"{_ms(fig.get('cpu_ms_per_op'))} | {fig.get('errors', 0)} | {load} | "
+                f"{r['machine'].get('commit')} |"
+            )
+            rows += [f"|  | error: {e} | | | | | | | | | | |" for e in fig.get("first_errors") or []]
+    return "\n".join(rows) if len(rows) > 2 else None
 
 
 def claims_table(results: Sequence[Mapping[str, Any]], memories: int = 1000) -> str:
@@ -265,12 +298,14 @@ def plot_throughput(results: Sequence[Mapping[str, Any]], path: Path) -> Path | 
         r = min(mine, key=lambda x: x["memories"])
         clients = r["workloads"]["mixed"]["clients"]
         xs = sorted(int(c) for c in clients)
-        ax.plot(xs, [clients[str(x)]["ops_s"] for x in xs], marker="o", label=f"{combo} ({r['memories']:,})")
+        mode = r["workloads"]["mixed"].get("mode", "threads")
+        label = f"{combo} ({r['memories']:,}, {mode})"
+        ax.plot(xs, [clients[str(x)]["ops_s"] for x in xs], marker="o", label=label)
         drawn = True
     if not drawn:
         plt.close(fig)
         return None
-    ax.set(xlabel="concurrent clients (threads)", ylabel="operations/s (80% recall, 20% remember)")
+    ax.set(xlabel="concurrent clients", ylabel="operations/s (80% recall, 20% remember)")
     ax.set_title("Throughput vs concurrency")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
@@ -330,7 +365,13 @@ def plot_quality(points: Sequence[tuple[str, float, float]], path: Path) -> Path
 
 
 def build_report(
-    folder: Path, out: Path, *, quality: Sequence[Path] = (), peers: Path | None = None, title: str = ""
+    folder: Path,
+    out: Path,
+    *,
+    quality: Sequence[Path] = (),
+    peers: Path | None = None,
+    concurrency: Path | None = None,
+    title: str = "",
 ) -> Path | None:
     """Write ``out/report.md`` and its PNGs from the results in ``folder``; None when there are none."""
     results = load_results(folder)
@@ -366,6 +407,17 @@ def build_report(
         claims_table(results, sizes[0]),
         "",
     ]
+    conc = concurrency_table(load_results(concurrency)) if concurrency is not None else None
+    if conc:
+        parts += [
+            "## Concurrency: N clients for T seconds (`run.py concurrency`)",
+            "",
+            "80 % recall, 20 % remember, each client in a loop; threads share one store, processes "
+            "each open it. cpu ms/op counts every client's CPU (all processes).",
+            "",
+            conc,
+            "",
+        ]
     peers_md = peers_table(peers)
     if peers_md:
         parts += ["## Side by side with ChromaDB and mem0 (LoCoMo, same MiniLM model)", "", peers_md, ""]
@@ -406,7 +458,12 @@ def main(argv: list[str] | None = None) -> int:
     for folder, out, title in jobs:
         smoke = folder.name == "smoke" and not opts.input  # the CI matrix: no peers, no quality
         path = build_report(
-            folder, out, quality=() if smoke else quality, peers=None if smoke else opts.peers, title=title
+            folder,
+            out,
+            quality=() if smoke else quality,
+            peers=None if smoke else opts.peers,
+            concurrency=None if smoke or opts.input else RESULTS / "concurrency",
+            title=title,
         )
         if path is not None:
             print(f"wrote {path}")

@@ -103,7 +103,10 @@ def test_all_workloads_produce_well_formed_json(results: tuple[Path, list[dict[s
     for fig in mixed["clients"].values():
         assert fig["errors"] == 0
         _check_figure(fig, 2)
-        assert "recall_p50_ms" in fig
+        assert "recall_p50_ms" in fig and fig["cpu_ms_per_op"] >= 0
+        for run in fig["runs"]:
+            assert run["recall_n"] + run.get("remember_n", 0) == run["n"]
+            assert len(run["load_average"]) == 2  # before and after the run
     assert none["workloads"]["recall_cached"] == {"skipped": "cache backend is 'none'"}
 
 
@@ -119,6 +122,39 @@ def test_mixed_with_client_processes() -> None:
     )
     fig = mixed["workloads"]["mixed"]["clients"]["2"]
     assert fig["errors"] == 0 and fig["n"] > 0
+
+
+@pytest.mark.slow
+def test_a_client_process_that_cannot_open_the_store_is_an_error_not_a_hang() -> None:
+    from memmimic_core.bench.speed import _run_processes
+
+    settings = _tiny("broken", "none", mode="processes", duration=0.2)
+    results, _ = _run_processes({"storage": {"backend": "no-such-backend"}}, ["q"], [1, 2], settings)
+    errors = [e for res in results for e in res["errors"]]
+    assert len(errors) == 2 and all(e.startswith("open: ") for e in errors)
+    assert not any(res["latencies"].get("recall") for res in results)
+
+
+@pytest.mark.slow
+def test_named_concurrency_run_writes_json_and_the_report_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knobs = {"COMBINATION": "sqlite-storage-numpy-hashing-tiered", "CLIENTS": "2", "SECONDS": "0.5"}
+    knobs |= {"MODES": "threads", "MEMORIES": "50"}
+    for name, value in knobs.items():
+        monkeypatch.setenv(f"MEMMIMIC_BENCH_CONCURRENCY_{name}", value)
+    monkeypatch.setenv("MEMMIMIC_BENCH_OUT", str(tmp_path))
+    run = _module(MATRIX / "run.py")
+    assert run.main(["concurrency"]) == 0
+    out = tmp_path / "concurrency" / "sqlite-storage-numpy-hashing-tiered-threads-2x0.5s.json"
+    data = json.loads(out.read_text())
+    assert data["workload"] == "mixed" and data["memories"] == 50
+    mixed = data["workloads"]["mixed"]
+    assert mixed["duration_s"] == 0.5 and mixed["mode"] == "threads"
+    assert mixed["clients"]["2"]["errors"] == 0 and mixed["clients"]["2"]["n"] > 0
+    report = _module(ROOT / "benchmarks" / "report.py")
+    table = report.concurrency_table(report.load_results(out.parent))
+    assert table is not None and "| sqlite-storage-numpy-hashing-tiered | threads | 50 | 2 × 0.5 |" in table
 
 
 @pytest.mark.parametrize(

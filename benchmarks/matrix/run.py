@@ -3,6 +3,7 @@
     python benchmarks/matrix/run.py bench-sqlite-tantivy-faissflat-minilm-tiered
     python benchmarks/matrix/run.py --smoke        # every smoke combination (CI), then nothing else
     python benchmarks/matrix/run.py --bench        # every bench combination
+    python benchmarks/matrix/run.py concurrency    # 32 clients x 60 s on the defaults, threads then processes
 
 An env name is ``smoke-<combination>`` or ``bench-<combination>``; the combination is a YAML file
 in this folder. Each (combination, size) runs ``memmimic bench-speed`` in its own process and
@@ -16,11 +17,20 @@ Environment:
 ``MEMMIMIC_BENCH_SKIP_EXISTING``   1: keep a result JSON that already exists (resume a matrix)
 ``MEMMIMIC_LOCOMO``          LoCoMo JSON used as the bench corpus (default: synthetic text)
 ``MEMMIMIC_BENCH_OUT``       results folder (default ``benchmarks/results``)
+
+The ``concurrency`` env (the issue's goal: 32 clients for 60 s at 0 errors) runs the mixed
+workload (80 % recall, 20 % remember) once per mode and writes
+``benchmarks/results/concurrency/<combination>-<mode>-<clients>x<seconds>s.json``; it prints
+ops/s, p50 / p95 and the errors, and exits 1 when any operation failed. Its knobs:
+``MEMMIMIC_BENCH_CONCURRENCY_COMBINATION`` (default: the defaults,
+``sqlite-tantivy-faissflat-minilm-tiered``), ``..._CLIENTS`` (32), ``..._SECONDS`` (60),
+``..._MODES`` (``threads,processes``), ``..._MEMORIES`` (store size, 1000), ``..._REPEATS`` (1).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -91,12 +101,58 @@ def run_env(env: str, extra: list[str]) -> int:
     return worst
 
 
+CONCURRENCY = {
+    "COMBINATION": "sqlite-tantivy-faissflat-minilm-tiered",
+    "CLIENTS": "32",
+    "SECONDS": "60",
+    "MODES": "threads,processes",
+    "MEMORIES": "1000",
+    "REPEATS": "1",
+}
+
+
+def _knob(name: str) -> str:
+    return os.environ.get(f"MEMMIMIC_BENCH_CONCURRENCY_{name}", CONCURRENCY[name])
+
+
+def run_concurrency(extra: list[str]) -> int:
+    """N clients for T seconds in each mode; 0 when every run finished with no error, else 1."""
+    combo, clients, seconds = _knob("COMBINATION"), _knob("CLIENTS"), _knob("SECONDS")
+    if combo not in combinations():
+        print(f"error: unknown combination {combo!r}", file=sys.stderr)
+        return 2
+    folder = Path(os.environ.get("MEMMIMIC_BENCH_OUT", ROOT / "benchmarks" / "results")) / "concurrency"
+    worst = 0
+    for mode in (m.strip() for m in _knob("MODES").split(",") if m.strip()):
+        out = folder / f"{combo}-{mode}-{clients}x{seconds}s.json"
+        cmd = [memmimic(), "bench-speed", "--workload", "mixed", "--config", str(HERE / f"{combo}.yaml")]
+        cmd += ["--memories", _knob("MEMORIES"), "--clients", clients, "--mixed-seconds", seconds]
+        cmd += ["--mode", mode, "--repeats", _knob("REPEATS"), "--json-out", str(out), *extra]
+        print("+", " ".join(cmd), flush=True)
+        code = subprocess.call(cmd)
+        if code or not out.exists():
+            print(f"{combo} {mode}: exit {code}", flush=True)
+            worst = max(worst, code or 1)
+            continue
+        fig = json.loads(out.read_text(encoding="utf-8"))["workloads"]["mixed"]["clients"][clients]
+        print(
+            f"{combo} {mode}: {clients} clients x {seconds} s: {fig['ops_s']:.1f} ops/s, "
+            f"p50 {fig['p50_ms']:.1f} ms, p95 {fig['p95_ms']:.1f} ms, errors {fig['errors']}",
+            flush=True,
+        )
+        if fig["errors"]:
+            for error in fig.get("first_errors", []):
+                print(f"    {error}", flush=True)
+            worst = max(worst, 1)
+    return worst
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and run the envs named."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("envs", nargs="*", help="smoke-<combination> or bench-<combination>")
+    parser.add_argument("envs", nargs="*", help="smoke-<combination>, bench-<combination> or concurrency")
     parser.add_argument("--smoke", action="store_true", help="run every smoke env")
     parser.add_argument("--bench", action="store_true", help="run every bench env")
     opts, extra = parser.parse_known_args(argv)
@@ -107,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         envs += [f"bench-{c}" for c in combinations()]
     if not envs:
         parser.error("name an env, or give --smoke / --bench")
-    return max(run_env(env, extra) for env in envs)
+    return max(run_concurrency(extra) if env == "concurrency" else run_env(env, extra) for env in envs)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,11 @@ the runs' p50, p95 and ops/s, with the machine (CPU, cores, load average) it ran
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import multiprocessing as mp
+import queue
 import random
 import statistics
 import threading
@@ -49,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
-from .speed_env import Corpus, machine_info, temporary_store_config
+from .speed_env import Corpus, machine_info, machine_load, temporary_store_config
 
 __all__ = ["SCHEMA", "WORKLOADS", "SpeedSettings", "percentile", "run_speed", "summarize", "write_json"]
 
@@ -347,7 +349,7 @@ def _client_loop(store: Any, queries: Sequence[str], duration: float, seed: int)
             else:
                 store.recall(rng.choice(queries))
         except Exception as exc:  # counted and reported, never hidden
-            errors.append(f"{type(exc).__name__}: {exc}")
+            errors.append(f"{'remember' if write else 'recall'}: {type(exc).__name__}: {exc}")
             continue
         lat["remember" if write else "recall"].append(time.perf_counter() - t0)
     return {"latencies": lat, "errors": errors}
@@ -356,23 +358,68 @@ def _client_loop(store: Any, queries: Sequence[str], duration: float, seed: int)
 def _process_client(
     cfg: dict[str, Any], queries: list[str], duration: float, seed: int, barrier: Any, out: Any
 ) -> None:
-    store = _open(cfg)
+    try:
+        store = _open(cfg)
+    except Exception as exc:  # a client that cannot open the store is an error, and must not hang the rest
+        barrier.abort()
+        out.put({"latencies": {}, "errors": [f"open: {type(exc).__name__}: {exc}"], "cpu_s": 0.0})
+        return
     try:
         barrier.wait()
-        out.put(_client_loop(store, queries, duration, seed))
+        cpu = time.process_time()
+        res = _client_loop(store, queries, duration, seed)
+        res["cpu_s"] = time.process_time() - cpu
+        out.put(res)
     except Exception as exc:
-        out.put({"latencies": {"recall": [], "remember": []}, "errors": [f"{type(exc).__name__}: {exc}"]})
+        out.put({"latencies": {}, "errors": [f"{type(exc).__name__}: {exc}"], "cpu_s": 0.0})
     finally:
         store.close()
+
+
+def _run_processes(
+    cfg: Mapping[str, Any], queries: list[str], seeds: list[int], s: SpeedSettings
+) -> tuple[list[dict[str, Any]], float]:
+    """Run one client per process (``spawn``: each opens the store); results and elapsed seconds."""
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(len(seeds) + 1), ctx.Queue()
+    procs = [
+        ctx.Process(target=_process_client, args=(dict(cfg), queries, s.duration, seed, barrier, out))
+        for seed in seeds
+    ]
+    for p in procs:
+        p.start()
+    # every client has opened the store (model loads are not timed); a client that failed to
+    # open broke the barrier: its error is in the queue and the others report the broken barrier
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait(timeout=600)
+    start = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    deadline = start + s.duration + 600
+    while len(results) < len(procs) and time.perf_counter() < deadline:
+        try:
+            results.append(out.get(timeout=5))
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs) and out.empty():
+                break
+    elapsed = time.perf_counter() - start
+    for p in procs:
+        p.join(timeout=60)
+        if p.is_alive():
+            p.kill()
+    missing = len(procs) - len(results)
+    if missing:  # a client died without reporting (crash, kill): one error each
+        codes = [p.exitcode for p in procs]
+        results.append({"latencies": {}, "errors": [f"client process lost, exit codes {codes}"] * missing})
+    return results, elapsed
 
 
 def _mixed_once(
     cfg: Mapping[str, Any], store: Any, queries: list[str], c: int, s: SpeedSettings, r: int
 ) -> dict[str, Any]:
-    results: list[dict[str, Any]] = []
     seeds = [s.seed * 1000 + r * 100 + i for i in range(c)]
-    start = time.perf_counter()
+    load = machine_load()
     if s.mode == "threads":
+        results: list[dict[str, Any]] = []
         lock = threading.Lock()
 
         def client(seed: int) -> None:
@@ -381,36 +428,31 @@ def _mixed_once(
                 results.append(res)
 
         threads = [threading.Thread(target=client, args=(seed,)) for seed in seeds]
+        cpu = time.process_time()
+        start = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        elapsed = time.perf_counter() - start
+        cpu_s = time.process_time() - cpu
     else:
-        ctx = mp.get_context("spawn")
-        barrier, out = ctx.Barrier(c + 1), ctx.Queue()
-        procs = [
-            ctx.Process(target=_process_client, args=(dict(cfg), queries, s.duration, seed, barrier, out))
-            for seed in seeds
-        ]
-        for p in procs:
-            p.start()
-        barrier.wait(timeout=600)
-        start = time.perf_counter()
-        results = [out.get(timeout=s.duration + 600) for _ in procs]
-        for p in procs:
-            p.join(timeout=60)
-    elapsed = time.perf_counter() - start
-    everything = [x for res in results for k in ("recall", "remember") for x in res["latencies"][k]]
+        results, elapsed = _run_processes(cfg, queries, seeds, s)
+        cpu_s = sum(float(res.get("cpu_s", 0.0)) for res in results)
+    lat = {k: [x for res in results for x in res["latencies"].get(k, [])] for k in ("recall", "remember")}
+    everything = lat["recall"] + lat["remember"]
     errors = [e for res in results for e in res["errors"]]
-    stats = _run_stats(everything or [0.0], elapsed, ops=len(everything))
-    for kind in ("recall", "remember"):
-        values = [x for res in results for x in res["latencies"][kind]]
+    stats: dict[str, Any] = _run_stats(everything or [0.0], elapsed, ops=len(everything))
+    stats["cpu_ms_per_op"] = cpu_s * 1000 / max(1, len(everything))
+    for kind, values in lat.items():
         if values:
             stats[f"{kind}_p50_ms"] = percentile(values, 50) * 1000
             stats[f"{kind}_p95_ms"] = percentile(values, 95) * 1000
+            stats[f"{kind}_n"] = len(values)
     stats["errors"] = len(errors)
+    stats["load_average"] = [load, machine_load()]
     if errors:
-        stats["first_errors"] = errors[:3]  # type: ignore[assignment]
+        stats["first_errors"] = errors[:3]
     return stats
 
 
@@ -420,7 +462,7 @@ def _mixed(cfg: Mapping[str, Any], corpus: Corpus, s: SpeedSettings, say: Progre
     store = _open(cfg) if s.mode == "threads" else None
     try:
         for c in s.clients:
-            say(f"mixed: {c} client(s), {s.mode}")
+            say(f"mixed: {c} client(s), {s.mode}, {s.duration:g} s")
             runs = [_mixed_once(cfg, store, queries, c, s, r) for r in range(s.repeats)]
             errors = [e for r in runs for e in r.get("first_errors", [])]
             out["clients"][str(c)] = summarize(

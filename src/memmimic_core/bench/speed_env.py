@@ -28,7 +28,14 @@ import yaml
 
 from ..errors import ConfigError, InvalidInputError
 
-__all__ = ["Corpus", "load_bench_config", "machine_info", "model_cache_dir", "temporary_store_config"]
+__all__ = [
+    "Corpus",
+    "load_bench_config",
+    "machine_info",
+    "machine_load",
+    "model_cache_dir",
+    "temporary_store_config",
+]
 
 _WORDS = (
     "deploy server database backup network cache memory python config release meeting budget "
@@ -53,35 +60,49 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    try:
-        load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        load = None
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "load_average": load,
+        "load_average": machine_load(),
         "memmimic": __version__,
         "commit": _git_commit(),
         "taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _git_commit() -> str | None:
+def machine_load() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages (None where the OS has none)."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
         return None
-    return out.stdout.strip() or None
+
+
+def _git_commit() -> str | None:
+    """The commit measured: ``$MEMMIMIC_BENCH_COMMIT`` (a snapshot outside git), else HEAD,
+    with ``+dirty`` when ``src/`` or ``plugins/`` have uncommitted changes (the figures are then
+    not those of the commit alone)."""
+    if os.environ.get("MEMMIMIC_BENCH_COMMIT"):
+        return os.environ["MEMMIMIC_BENCH_COMMIT"]
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], capture_output=True, text=True, timeout=5, cwd=here, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return None
+    top = git("rev-parse", "--show-toplevel")
+    dirty = top and git("status", "--porcelain", "--", f"{top}/src", f"{top}/plugins")
+    return commit + ("+dirty" if dirty else "")
 
 
 def load_bench_config(path: str | Path | None) -> dict[str, Any]:

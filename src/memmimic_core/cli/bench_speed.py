@@ -27,7 +27,8 @@ def bench_speed(
         typer.Option(
             "--workload",
             "-w",
-            help="ingest, recall-cold, recall-warm, recall-cached, get, mixed, or all.",
+            help="ingest, recall-cold, recall-keyword, recall-warm, recall-cached, get, remember, mixed "
+            "or all.",
         ),
     ] = "all",
     config: Annotated[
@@ -53,8 +54,15 @@ def bench_speed(
     clients: Annotated[
         str, typer.Option("--clients", help="Comma-separated client counts of the mixed workload.")
     ] = "1,4,10",
-    duration: Annotated[float, typer.Option("--duration", help="Seconds per mixed run.", min=0.1)] = 3.0,
-    mode: Annotated[str, typer.Option("--mode", help="Mixed clients: threads or processes.")] = "threads",
+    duration: Annotated[
+        float, typer.Option("--mixed-seconds", "--duration", help="Seconds per mixed run.", min=0.1)
+    ] = 3.0,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode", help="Mixed clients: threads (one store) or processes (each opens the store)."
+        ),
+    ] = "threads",
     locomo: Annotated[
         Path | None,
         typer.Option(
@@ -116,11 +124,14 @@ def bench_speed(
         elif "skipped" not in fig:
             rows.append((key, fig))
     for label, fig in rows:
-        extra = f", errors {fig['errors']}" if "errors" in fig else ""
+        extra = f"  cpu {fig['cpu_ms_per_op']:8.3f} ms/op" if "cpu_ms_per_op" in fig else ""
+        extra += f"  errors {fig['errors']}" if "errors" in fig else ""
         print(
             f"{settings.combination} {label:<14} p50 {fig['p50_ms']:9.3f} ms  p95 {fig['p95_ms']:9.3f} ms  "
             f"{fig['ops_s']:10.1f} ops/s{extra}"
         )
+        for error in fig.get("first_errors") or []:
+            print(f"    error: {error}", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:
