@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import shutil
 import tempfile
@@ -40,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from memmimic_core.bench.speed_env import machine_info, machine_load
 
 WORDS = [
     "deploy",
@@ -214,12 +214,16 @@ def run_variant(config: dict[str, Any], size: int, ops: int, clients: int, seed:
         out["ingest_per_s"] = round(size / (time.perf_counter() - start), 1)
         remember: list[float] = []
         recall: list[float] = []
+        cpu = time.process_time()
         for _ in range(ops):
             timed(lambda: store.remember(sentence(rng, 14)), remember)
+        cpu_remember = time.process_time() - cpu
         for _ in range(ops):
             timed(lambda: store.recall(sentence(rng, 4), limit=10), recall)
-        out["remember"] = pct(remember)
-        out["recall"] = pct(recall)
+        cpu_recall = time.process_time() - cpu - cpu_remember
+        # process CPU per call (all threads): steadier than wall-clock on a busy machine
+        out["remember"] = {**pct(remember), "cpu_ms_per_op": round(cpu_remember * 1000 / ops, 2)}
+        out["recall"] = {**pct(recall), "cpu_ms_per_op": round(cpu_recall * 1000 / ops, 2)}
         per_client = max(1, ops // clients) * 5
         lat: dict[str, list[float]] = {"remember": [], "recall": []}
         lock = threading.Lock()
@@ -265,20 +269,25 @@ def drop_schema(url: str, schema: str) -> None:
 
 
 def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
     lines = [
         f"{results['size']} memories, hashing embedder (384-d), {results['clients']} concurrent clients; "
-        "latencies in ms (p50 / p95)",
+        "latencies in ms (p50 / p95), cpu = process CPU ms per call; "
+        f"{m.get('cpu')}, {m.get('cores')} cores, commit {m.get('commit')}, {m.get('taken_at')}",
         "",
-        "| backends | ingest /s | remember | recall | 16 clients: ops/s | remember | recall |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| backends | ingest /s | remember | remember cpu | recall | recall cpu | "
+        f"{results['clients']} clients: ops/s | remember | recall | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, r in results["variants"].items():
         c = r["concurrent"]
+        load = " → ".join(f"{la[0]:.1f}" for la in r.get("load_average", []) if la)
         lines.append(
             f"| {name} | {r['ingest_per_s']} | {r['remember']['p50_ms']} / {r['remember']['p95_ms']} | "
-            f"{r['recall']['p50_ms']} / {r['recall']['p95_ms']} | {c['ops_per_s']} | "
-            f"{c['remember']['p50_ms']} / {c['remember']['p95_ms']} | "
-            f"{c['recall']['p50_ms']} / {c['recall']['p95_ms']} |"
+            f"{r['remember'].get('cpu_ms_per_op', '–')} | "
+            f"{r['recall']['p50_ms']} / {r['recall']['p95_ms']} | {r['recall'].get('cpu_ms_per_op', '–')} | "
+            f"{c['ops_per_s']} | {c['remember']['p50_ms']} / {c['remember']['p95_ms']} | "
+            f"{c['recall']['p50_ms']} / {c['recall']['p95_ms']} | {load} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -307,24 +316,21 @@ def main() -> None:
         "size": args.size,
         "ops": args.ops,
         "clients": args.clients,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "processor": platform.processor() or platform.machine(),
-        },
+        "machine": machine_info(),  # CPU, cores, Python, load average, commit
         "variants": {},
     }
     for variant in variants:
         schema = f"mm_bench_{uuid.uuid4().hex[:8]}"
         config = config_for(variant, root, args.pg_url, pgvector_url, schema)
         started = time.perf_counter()
+        load = machine_load()
         try:
             results["variants"][variant] = run_variant(config, args.size, args.ops, args.clients, args.seed)
         finally:
             if variant != "sqlite+faiss":
                 drop_schema(config["storage"]["url"], schema)
         results["variants"][variant]["seconds"] = round(time.perf_counter() - started, 1)
+        results["variants"][variant]["load_average"] = [load, machine_load()]
         print(f"{variant}: {json.dumps(results['variants'][variant])}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
