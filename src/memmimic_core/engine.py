@@ -785,15 +785,9 @@ class MemMimic:
     ) -> None:
         """Copy backend statistics into the metrics (cache tiers, pool, index sizes)."""
         self.metrics.observe_cache(cache_stats)
-        if isinstance(storage_stats.get("pool_size"), int):
-            self.metrics.observe_pool(
-                "storage",
-                size=storage_stats["pool_size"],
-                checked_out=int(storage_stats.get("pool_checkedout", 0)),
-                overflow=max(0, int(storage_stats.get("pool_overflow", 0))),
-                checkouts=storage_stats.get("pool_checkouts"),
-                wait_seconds=storage_stats.get("pool_wait_seconds"),
-            )
+        pool = storage_stats.get("pool")
+        if isinstance(pool, Mapping):
+            self.metrics.observe_pool_stats("storage", pool)
         for name, stats in (("text", text_stats), ("vector", vector_stats)):
             size = stats.get("documents", stats.get("vectors", stats.get("count", 0)))
             self.metrics.observe_index(
