@@ -665,9 +665,9 @@ class MemMimic:
             req = self._request(text, k, namespace, None, None, None, None, None, status, None, ["semantic"])
             if not self._semantic_enabled():
                 return []
-            self._sync_indexes()
             if self._embedding.write_behind:
                 self._embedding.catch_up_pending(req.namespace)
+            self._sync_indexes()  # after the catch-up: the worker may have just stored vectors
             vector = self._embedding.embed_query(req.query)
             found = self.vector_index.search(req.namespace, vector, max(k * 4, k + 10))
             memories = {
