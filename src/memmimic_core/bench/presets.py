@@ -27,12 +27,15 @@ class Preset:
     sources: tuple[str, ...] | None = None
 
 
-#: What every preset except ``default`` starts from.
+#: What every preset except ``default`` starts from. The ranker is the ``weighted`` backend with
+#: its own option defaults (no neighbour lift): a section left out would get the shipped default
+#: ranker, whose neighbour lift would make the single-source presets no longer "alone".
 BENCH_BASE: Mapping[str, Any] = {
     "text_index": {"backend": "tantivy"},
     "embedder": {"backend": "sentence-transformers", "runtime": "onnx"},
     "vector_index": {"backend": "numpy"},
     "cache": {"backend": "none"},
+    "ranker": {"backend": "weighted"},
 }
 
 #: The settings proposed as MemMimic's defaults (merged over BENCH_BASE).
