@@ -10,6 +10,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from memmimic_core.aio import AsyncMemMimic
 from memmimic_core.engine import MemMimic
 from tests.conftest import model_free_config
@@ -148,3 +150,15 @@ def test_async_api_does_not_block_the_loop(tmp_path: Path) -> None:
     assert result["hits"] == 3
     assert result["first"] == "async note 0"
     assert json.dumps(result)
+
+
+def test_closing_during_a_backlog_stops_the_worker_and_embeds_the_rest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = write_behind_config(tmp_path)
+    with MemMimic(config) as m:
+        m.remember_many([f"backlog note number {i}" for i in range(3000)])  # wakes the worker
+    assert "background embedding failed" not in caplog.text
+    assert "did not stop" not in caplog.text
+    with MemMimic(config) as m:
+        assert m.storage.unembedded(10, None) == []  # close embedded what the worker left

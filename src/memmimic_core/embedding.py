@@ -132,12 +132,21 @@ class EmbeddingService:
             self._dirty.add(namespace)
             raise
 
-    def catch_up(self, namespace: str | None = None, *, max_batches: int | None = None) -> int:
-        """Embed memories that storage lists as unembedded; return how many were embedded."""
+    def catch_up(
+        self,
+        namespace: str | None = None,
+        *,
+        max_batches: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Embed memories that storage lists as unembedded; return how many were embedded.
+
+        :param stop: checked between batches (the worker's: closing must not wait for a backlog).
+        """
         done = 0
         batches = 0
         with self._embed_lock:
-            while max_batches is None or batches < max_batches:
+            while (max_batches is None or batches < max_batches) and not (stop is not None and stop.is_set()):
                 pending = self._storage.unembedded(self.batch_size * 8, namespace)  # embedded by batch_size
                 if not pending:
                     break
@@ -165,11 +174,14 @@ class EmbeddingService:
             if self._stop.is_set():
                 break
             try:
-                self.catch_up()
+                self.catch_up(stop=self._stop)
                 self.last_error = None
             except Exception as exc:  # keep the worker alive; recall catches up on its own
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("background embedding failed: %s", self.last_error)
+                if self._stop.is_set():  # closing: what is left embeds at the next start
+                    log.debug("background embedding stopped by close: %s", self.last_error)
+                else:
+                    log.warning("background embedding failed: %s", self.last_error)
 
     def stats(self) -> dict[str, Any]:
         """Facts for status: loaded or not, cache use, worker state."""
@@ -192,8 +204,10 @@ class EmbeddingService:
         self._stop.set()
         self._wake.set()
         if self._worker is not None:
-            self._worker.join(timeout=30)
-            if flush:
+            self._worker.join(timeout=60)  # it stops after the batch in progress
+            if self._worker.is_alive():
+                log.warning("the embedding worker did not stop; pending memories embed at the next start")
+            elif flush:
                 try:
                     self.catch_up()
                 except Exception as exc:  # the next start catches up from storage
