@@ -327,7 +327,13 @@ class Ranker(Protocol):
     name: ClassVar[str]
 
     def fuse(self, sources: Mapping[str, Sequence[Candidate]], limit: int) -> list[Fused]:
-        """Return at most ``limit`` fused results, best first, each explaining its sources."""
+        """Return at most ``limit`` fused results, best first, each explaining its sources.
+
+        A ranker may also accept a keyword ``explain: bool = False``; when the pipeline passes
+        ``explain=True`` (``recall(..., explain=True)``) it fills each result's breakdown of the
+        final score (what each source added, the agreement bonus) without changing the ranking.
+        A ranker without the keyword still works; its hits then carry no breakdown.
+        """
         ...
 
 
