@@ -84,7 +84,20 @@ class TestPgvectorContract(VectorIndexContract):
 
 class TestPgvectorWithoutAutoSyncContract(VectorIndexContract):
     backend_name = "pgvector"
-    backend_options = {"auto_sync": False, "m": 8, "ef_construction": 16, "ef_search": 10}
+    backend_options = {
+        "auto_sync": False,
+        "hnsw_min_vectors": 0,
+        "m": 8,
+        "ef_construction": 16,
+        "ef_search": 10,
+    }
+
+
+class TestPgvectorHnswContract(VectorIndexContract):
+    """The contract with the HNSW index from the first vector (the default scans exactly while small)."""
+
+    backend_name = "pgvector"
+    backend_options = {"hnsw_min_vectors": 0}
 
 
 def build(context: BackendContext, **options: Any) -> Any:
@@ -104,6 +117,14 @@ def add(storage: Storage, namespace: str, vectors: Any, fingerprint: str = "test
 @pytest.fixture
 def index(backend_context: BackendContext, storage: Storage) -> Iterator[Any]:
     idx = build(backend_context)
+    yield idx
+    idx.close()
+
+
+@pytest.fixture
+def hnsw_index(backend_context: BackendContext, storage: Storage) -> Iterator[Any]:
+    """An index with its HNSW index from the first vector on."""
+    idx = build(backend_context, hnsw_min_vectors=0)
     yield idx
     idx.close()
 
@@ -163,11 +184,12 @@ def test_concurrent_syncs_apply_each_change_once(
     assert index.stats()["vectors"] == len(stored)
 
 
-def test_a_small_namespace_among_many_vectors_is_found_whole(storage: Storage, index: Any) -> None:
+def test_a_small_namespace_among_many_vectors_is_found_whole(storage: Storage, hnsw_index: Any) -> None:
     add(storage, "big", unit_vectors(400, 8, seed=4))
     small = add(storage, "small", unit_vectors(5, 8, seed=5))
-    found = [c.memory_id for c in index.search("small", unit_vectors(1, 8, seed=6)[0], 10)]
+    found = [c.memory_id for c in hnsw_index.search("small", unit_vectors(1, 8, seed=6)[0], 10)]
     assert sorted(found) == sorted(small)
+    assert hnsw_index.stats()["search"] == "hnsw"
 
 
 def test_other_fingerprints_are_skipped_and_counted(storage: Storage, index: Any) -> None:
@@ -263,7 +285,8 @@ def _drop_schema(url: str, schema: str) -> None:
         engine.dispose()
 
 
-def test_a_bulk_of_changes_rebuilds_the_hnsw_index_and_keeps_it(storage: Storage, index: Any) -> None:
+def test_a_bulk_of_changes_rebuilds_the_hnsw_index_and_keeps_it(storage: Storage, hnsw_index: Any) -> None:
+    index = hnsw_index
     first = add(storage, "ns", unit_vectors(10, 8, seed=17))
     index.sync()
     vectors = unit_vectors(600, 8, seed=18)
@@ -283,3 +306,112 @@ def test_a_bulk_of_changes_rebuilds_the_hnsw_index_and_keeps_it(storage: Storage
             )
         }
     assert "memmimic_vectors_hnsw" in names
+
+
+def _xmins(index: Any) -> dict[int, str]:
+    with index._store.engine.connect() as conn:
+        return {
+            int(r[0]): str(r[1]) for r in conn.exec_driver_sql("SELECT rowid, xmin FROM memmimic_vectors")
+        }
+
+
+def _hnsw_oid(index: Any) -> int | None:
+    with index._store.engine.connect() as conn:
+        oid = conn.exec_driver_sql("SELECT to_regclass('memmimic_vectors_hnsw')::oid").scalar_one()
+    return int(oid) if oid is not None else None
+
+
+def test_changes_that_keep_the_vector_rewrite_no_row(storage: Storage, index: Any) -> None:
+    from memmimic_core.models import MemoryPatch
+
+    vectors = unit_vectors(6, 8, seed=19)
+    stored = add(storage, "ns", vectors)
+    index.sync()
+    before = _xmins(index)
+    for memory_id in stored:
+        storage.update(memory_id, "ns", MemoryPatch(importance=0.9, tags=("kept",)))
+    assert index.sync() == 6
+    assert _xmins(index) == before  # no new row versions, so no HNSW inserts
+    new = unit_vectors(1, 8, seed=20)[0]
+    storage.set_embeddings([(stored[2], new)], "test:v1")
+    index.sync()
+    after = _xmins(index)
+    assert [rowid for rowid in after if after[rowid] != before[rowid]] == [sorted(before)[2]]
+    assert index.search("ns", new, 1)[0].memory_id == stored[2]
+
+
+def test_a_large_share_of_new_vectors_rebuilds_hnsw_a_small_one_inserts(
+    storage: Storage, hnsw_index: Any
+) -> None:
+    index = hnsw_index
+    add(storage, "ns", unit_vectors(300, 8, seed=21))
+    index.sync()
+    first = _hnsw_oid(index)
+    assert first is not None
+    add(storage, "ns", unit_vectors(99, 8, seed=22))  # under BULK_MIN: inserted into the graph
+    index.sync()
+    assert _hnsw_oid(index) == first
+    late = add(storage, "ns", unit_vectors(150, 8, seed=23))  # 150 * 4 >= 549: built again
+    index.sync()
+    rebuilt = _hnsw_oid(index)
+    assert rebuilt is not None and rebuilt != first
+    assert index.search("ns", unit_vectors(150, 8, seed=23)[7], 1)[0].memory_id == late[7]
+    assert index.stats()["vectors"] == 549
+    from memmimic_core.models import MemoryPatch
+
+    for memory_id in late:  # 150 changes that keep every vector: nothing to insert, no rebuild
+        storage.update(memory_id, "ns", MemoryPatch(importance=0.1))
+    assert index.sync() == 150
+    assert _hnsw_oid(index) == rebuilt
+
+
+def test_a_large_build_gets_the_memory_to_keep_its_graph(index: Any, storage: Storage) -> None:
+    from memmimic_plugins.pgvector_index.store import BUILD_MEMORY_CAP
+
+    store = index._store
+    add(storage, "ns", unit_vectors(3, 8, seed=24))
+    index.sync()
+
+    def build_for(rows: int) -> Any:
+        def work(cur: Any) -> int:
+            cur.execute("DROP INDEX IF EXISTS memmimic_vectors_hnsw")
+            store._create_hnsw(cur, 8, rows)
+            return int(
+                cur.execute("SELECT pg_size_bytes(current_setting('maintenance_work_mem'))").fetchone()[0]
+            )
+
+        return store._run(work)
+
+    default = build_for(0)
+    assert build_for(100) == default  # a small graph fits: the server's setting stays
+    assert build_for(10_000_000) == BUILD_MEMORY_CAP // 1024 * 1024  # raised, for that build only
+    assert build_for(0) == default
+
+
+def test_hnsw_is_built_once_the_table_reaches_the_threshold(
+    storage: Storage, backend_context: BackendContext
+) -> None:
+    index = build(backend_context, hnsw_min_vectors=50, auto_sync=False)
+    try:
+        first = add(storage, "ns", unit_vectors(30, 8, seed=25))
+        index.sync()
+        assert (index.stats()["search"], _hnsw_oid(index)) == ("exact", None)
+        assert index.search("ns", unit_vectors(30, 8, seed=25)[4], 1)[0].memory_id == first[4]
+        add(storage, "ns", unit_vectors(20, 8, seed=26))  # 50 now: built
+        index.sync()
+        built = _hnsw_oid(index)
+        assert index.stats()["search"] == "hnsw" and built is not None
+        add(storage, "ns", unit_vectors(5, 8, seed=27))  # a few more: inserted into the graph
+        index.sync()
+        assert _hnsw_oid(index) == built
+        index.drop()  # a reload of 55 builds it in one go
+        assert index.sync() == 55 and index.stats()["search"] == "hnsw"
+        assert index.search("ns", unit_vectors(30, 8, seed=25)[9], 1)[0].memory_id == first[9]
+    finally:
+        index.close()
+    small = build(backend_context, hnsw_min_vectors=1000, auto_sync=False)
+    try:
+        small.drop()
+        assert small.sync() == 55 and small.stats()["search"] == "exact"
+    finally:
+        small.close()

@@ -36,7 +36,7 @@ def storage_location(storage: Storage) -> tuple[str | None, str | None]:
 
 
 class PgvectorIndex:
-    """Nearest neighbours by inner product, searched with pgvector's HNSW index in SQL.
+    """Nearest neighbours by inner product in SQL: pgvector's HNSW index, or an exact scan while small.
 
     Thread-safe: every call uses its own pooled connection. The namespace filter is part of
     the SQL query; when the approximate scan returns fewer rows than asked for (a small
@@ -61,6 +61,12 @@ class PgvectorIndex:
             description="schema of the index tables (default: the storage's schema, else public)",
         )
         table: str = Field(default="memmimic_vectors", description="table holding the vectors")
+        hnsw_min_vectors: int = Field(
+            default=5000,
+            ge=0,
+            description="below this many vectors searches scan exactly and writes skip HNSW upkeep; "
+            "the HNSW index is built once the table reaches it",
+        )
         m: int = Field(default=16, ge=2, le=100, description="HNSW links per node")
         ef_construction: int = Field(default=64, ge=4, le=1000, description="HNSW build breadth")
         ef_search: int = Field(

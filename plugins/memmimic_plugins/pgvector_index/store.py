@@ -3,8 +3,10 @@
 Tables in the configured schema (``T`` is the ``table`` option):
 
 - ``T`` (rowid PK, memory_id, namespace, embedding vector(dim), fingerprint) with a b-tree
-  index on namespace and an HNSW index (``vector_ip_ops``: inner product, which is cosine on
-  the normalized vectors embedders return);
+  index on namespace and, once it holds ``hnsw_min_vectors``, an HNSW index (``vector_ip_ops``:
+  inner product, which is cosine on the normalized vectors embedders return). Below that,
+  searches are exact scans (a few ms at a few thousand vectors) and writes cost no graph
+  upkeep, which is what makes inserting into pgvector's HNSW slow (milliseconds per vector);
 - ``T_state``: one row, the last storage change applied, the dimension and fingerprint;
 - ``T_skipped``: rowids whose vector has another dimension or fingerprint (counted in stats).
 
@@ -41,11 +43,20 @@ __all__ = ["PgvectorStore"]
 T = TypeVar("T")
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,50}$")
 PAGE = 5_000
-BULK = 500  # upserts in one page from which the HNSW index is rebuilt rather than updated
+# When one page of changes brings ``n`` vectors into a table that will hold ``total``, the HNSW
+# index is dropped and built again after the load when ``n >= BULK_MIN`` and
+# ``n * INSERT_COST >= total``: inserting into the graph one row at a time costs about
+# INSERT_COST (measured 4.5 to 11 at 1k-6k 384-d vectors) times a row's share of a build.
+BULK_MIN = 100
+INSERT_COST = 4
+BUILD_MEMORY_CAP = 1 << 30  # bytes: maintenance_work_mem is raised for a build up to this, never lowered
 EXTENSION_HELP = (
     "install pgvector on that server (e.g. the postgresql-16-pgvector package) and run "
     "`CREATE EXTENSION vector;` in the database as a superuser"
 )
+
+
+_Row = tuple[int, str, str, Vector, str | None]  # rowid, memory_id, namespace, embedding, fingerprint
 
 
 class _State:
@@ -214,12 +225,16 @@ class PgvectorStore:
             found = self.storage.get_by_rowid(upserts, with_embedding=True) if upserts else []
             gone += sorted(set(upserts) - {m.rowid for m in found})  # deleted again since
             self._remove(cur, gone, state)
-            bulk = len(found) >= BULK and len(found) > self._count(cur, state) // 2
+            rows, new = self._changed(cur, self._fit(cur, found, state))
+            total = self._count(cur, state) + new  # the table's size once the rows are written
+            indexed = self._hnsw_exists(cur)
+            bulk = indexed and len(rows) >= BULK_MIN and len(rows) * INSERT_COST >= total
             if bulk:  # building HNSW afterwards is faster than inserting into it one by one
                 cur.execute(f"DROP INDEX IF EXISTS {self.table}_hnsw")
-            self._put(cur, found, state, index=not bulk)
-            if bulk and state.dimension is not None:
-                self._create_hnsw(cur)
+            self._write(cur, rows)
+            grown = not indexed and total >= self.options.hnsw_min_vectors
+            if state.dimension is not None and (bulk or grown):
+                self._create_hnsw(cur, state.dimension, total)
                 cur.execute(f"ANALYZE {self.table}")
             state.last_seen = changes[-1].seq
             applied += len(changes)
@@ -248,9 +263,10 @@ class PgvectorStore:
         cur.execute(f"TRUNCATE {self.table}_skipped")
         loaded = 0
         for batch in self.storage.iter_memories(with_embedding=True, batch_size=2000):
-            loaded += self._put(cur, batch, state, index=False)
+            loaded += self._put(cur, batch, state, fresh=True)
         if state.dimension is not None:
-            self._create_hnsw(cur)
+            if loaded >= self.options.hnsw_min_vectors:
+                self._create_hnsw(cur, state.dimension, loaded)
             cur.execute(f"ANALYZE {self.table}")  # the planner must know namespaces' sizes
         cur.execute(
             f"UPDATE {self.table}_state SET last_seen = %s, dimension = %s, fingerprint = %s, "
@@ -260,17 +276,32 @@ class PgvectorStore:
         self._dimension = state.dimension
         return loaded
 
-    def _create_table(self, cur: Any, dimension: int, *, index: bool) -> None:
+    def _create_table(self, cur: Any, dimension: int) -> None:
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {self.table} (rowid BIGINT PRIMARY KEY, memory_id TEXT NOT NULL, "
             f"namespace TEXT NOT NULL, embedding vector({dimension}) NOT NULL, fingerprint TEXT)"
         )
         cur.execute(f"CREATE INDEX IF NOT EXISTS {self.table}_namespace ON {self.table} (namespace)")
-        if index:
-            self._create_hnsw(cur)
 
-    def _create_hnsw(self, cur: Any) -> None:
+    def _hnsw_exists(self, cur: Any) -> bool:
+        row = cur.execute("SELECT to_regclass(%s)", (f'"{self.schema}".{self.table}_hnsw',)).fetchone()
+        return bool(row and row[0] is not None)
+
+    def _create_hnsw(self, cur: Any, dimension: int, rows: int) -> None:
+        """Build the HNSW index over ``rows`` vectors, with enough memory to keep the graph in it.
+
+        A graph larger than ``maintenance_work_mem`` is built on disk, many times slower;
+        the setting is raised for this transaction only (``SET LOCAL``), up to BUILD_MEMORY_CAP.
+        """
         o = self.options
+        need = rows * (4 * dimension + 32 * int(o.m) + 256) * 5 // 4  # vector, level-0 links, element
+        if need > 64 << 20:
+            have = int(
+                cur.execute("SELECT pg_size_bytes(current_setting('maintenance_work_mem'))").fetchone()[0]
+            )
+            want = min(need, BUILD_MEMORY_CAP)
+            if want > have:
+                cur.execute(f"SET LOCAL maintenance_work_mem = '{want // 1024}kB'")
         cur.execute(
             f"CREATE INDEX IF NOT EXISTS {self.table}_hnsw ON {self.table} USING hnsw "
             f"(embedding vector_ip_ops) WITH (m = {int(o.m)}, ef_construction = {int(o.ef_construction)})"
@@ -283,9 +314,19 @@ class PgvectorStore:
             cur.execute(f"DELETE FROM {self.table} WHERE rowid = ANY(%s)", (list(rowids),))
         cur.execute(f"DELETE FROM {self.table}_skipped WHERE rowid = ANY(%s)", (list(rowids),))
 
-    def _put(self, cur: Any, memories: Iterable[Memory], state: _State, *, index: bool = True) -> int:
-        """Upsert the vectors of ``memories``; skip (and record) those that don't fit; return how many."""
-        rows: list[tuple[int, str, str, Vector, str | None]] = []
+    def _put(self, cur: Any, memories: Iterable[Memory], state: _State, *, fresh: bool = False) -> int:
+        """Store the vectors of ``memories`` that fit (COPY when ``fresh``: not in the table yet)."""
+        rows = self._fit(cur, memories, state)
+        self._write(cur, rows, fresh=fresh)
+        return len(rows)
+
+    def _fit(self, cur: Any, memories: Iterable[Memory], state: _State) -> list[_Row]:
+        """Return the rows of ``memories`` that fit the index; remove the others from it.
+
+        A memory without a vector is removed; one of another dimension or fingerprint is
+        removed and recorded in ``T_skipped``. The table is created with the first vector.
+        """
+        rows: list[_Row] = []
         empty: list[int] = []
         skipped: list[int] = []
         for memory in memories:
@@ -297,7 +338,7 @@ class PgvectorStore:
                 state.fingerprint = memory.embedder
             if state.dimension is None and memory.embedder == state.fingerprint:
                 state.dimension = int(vector.shape[0])
-                self._create_table(cur, state.dimension, index=index)
+                self._create_table(cur, state.dimension)
             if vector.shape[0] != state.dimension or memory.embedder != state.fingerprint:
                 skipped.append(memory.rowid)
                 continue
@@ -308,17 +349,47 @@ class PgvectorStore:
                 f"INSERT INTO {self.table}_skipped (rowid) VALUES (%s) ON CONFLICT DO NOTHING",
                 [(r,) for r in skipped],
             )
-        if rows:
-            cur.executemany(
-                f"INSERT INTO {self.table} (rowid, memory_id, namespace, embedding, fingerprint) "
-                "VALUES (%s, %s, %s, %b, %s) ON CONFLICT (rowid) DO UPDATE SET "
-                "memory_id = excluded.memory_id, "
-                "namespace = excluded.namespace, embedding = excluded.embedding, "
-                "fingerprint = excluded.fingerprint",
-                rows,
+        return rows
+
+    def _changed(self, cur: Any, rows: list[_Row]) -> tuple[list[_Row], int]:
+        """Return the rows that differ from what the table holds, and how many are not in it yet.
+
+        Changes that leave a memory's vector as it is (an edited tag, a new importance) are
+        dropped here: rewriting the row would add a new HNSW entry and a dead tuple for nothing.
+        """
+        if not rows:
+            return [], 0
+        held = {
+            int(r[0]): (r[1], r[2], _float32_bytes(r[3]), r[4])
+            for r in cur.execute(
+                f"SELECT rowid, memory_id, namespace, embedding, fingerprint FROM {self.table} "
+                "WHERE rowid = ANY(%s)",
+                ([r[0] for r in rows],),
+                binary=True,
             )
-            cur.execute(f"DELETE FROM {self.table}_skipped WHERE rowid = ANY(%s)", ([r[0] for r in rows],))
-        return len(rows)
+        }
+        changed = [r for r in rows if held.get(r[0]) != (r[1], r[2], r[3].tobytes(), r[4])]
+        return changed, sum(1 for r in changed if r[0] not in held)
+
+    def _write(self, cur: Any, rows: list[_Row], *, fresh: bool = False) -> None:
+        """Upsert ``rows`` (or COPY them into a table that does not hold them: ``fresh``)."""
+        if not rows:
+            return
+        columns = "rowid, memory_id, namespace, embedding, fingerprint"
+        if fresh:
+            with cur.copy(f"COPY {self.table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "text", "text", "vector", "text"])
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cur.executemany(
+            f"INSERT INTO {self.table} ({columns}) VALUES (%s, %s, %s, %b, %s) "
+            "ON CONFLICT (rowid) DO UPDATE SET memory_id = excluded.memory_id, "
+            "namespace = excluded.namespace, embedding = excluded.embedding, "
+            "fingerprint = excluded.fingerprint",
+            rows,
+        )
+        cur.execute(f"DELETE FROM {self.table}_skipped WHERE rowid = ANY(%s)", ([r[0] for r in rows],))
 
     # -- search ---------------------------------------------------------------------------
 
@@ -377,7 +448,9 @@ class PgvectorStore:
                 "fingerprint": state.fingerprint,
                 "last_seen": state.last_seen,
                 "mismatched": int(skipped),
+                "search": "hnsw" if self._hnsw_exists(cur) else "exact",
                 "hnsw": {
+                    "min_vectors": self.options.hnsw_min_vectors,
                     "m": self.options.m,
                     "ef_construction": self.options.ef_construction,
                     "ef_search": self.options.ef_search,
@@ -415,6 +488,12 @@ class PgvectorStore:
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
+
+
+def _float32_bytes(value: Any) -> bytes:
+    """The float32 bytes of a vector as psycopg loads it (pgvector's Vector in binary results)."""
+    to_numpy = getattr(value, "to_numpy", None)
+    return np.asarray(to_numpy() if callable(to_numpy) else value, dtype=np.float32).tobytes()
 
 
 def _driver(conn: Connection) -> Any:
