@@ -151,3 +151,20 @@ def test_the_peak_covers_the_last_one_to_two_minutes(build: Build) -> None:
     pool_meter._window_start -= 200  # a long idle spell forgets at once
     with engine.connect():
         assert meter(storage)["peak_checked_out"] == 1
+
+
+def test_status_metrics_and_prometheus_carry_the_pool(memory: Any) -> None:
+    memory.remember("pool figures reach the engine")
+    memory.recall("pool figures")
+    pool = memory.status()["storage"]["pool"]
+    assert pool["checkouts"] > 0 and pool["wait"]["count"] > 0 and pool["size"] == 5
+    snapshot = memory.metrics_snapshot()
+    (size,) = snapshot["gauges"]["pool_size"]
+    assert (size["labels"], size["value"]) == ({"pool": "storage"}, 5.0)
+    (checkouts,) = snapshot["counters"]["pool_checkouts"]
+    assert checkouts["value"] >= pool["checkouts"]
+    (wait,) = snapshot["histograms"]["pool_checkout_wait_seconds"]
+    assert wait["value"]["count"] >= pool["wait"]["count"]
+    text = memory.prometheus()
+    assert 'memmimic_pool_checkout_wait_seconds_bucket{le="+Inf",pool="storage"}' in text
+    assert 'memmimic_pool_checkouts_total{pool="storage"}' in text
