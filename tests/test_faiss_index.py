@@ -21,16 +21,28 @@ from memmimic_core.testing.vector_index import VectorIndexContract, unit_vectors
 from memmimic_plugins.faiss_index import FaissVectorIndex
 
 
+@pytest.fixture
+def default_storage_only(request: pytest.FixtureRequest) -> None:
+    """Skip on the PostgreSQL rerun (``--memmimic-storage postgresql``) a test that exercises the
+    index alone: it ran on the default storage already, and the rerun keeps to what the
+    storage changes (replaying its change sequence, other processes, rebuilds from it)."""
+    name = str(request.config.getoption("--memmimic-storage"))
+    if name != "sqlite":
+        pytest.skip(f"index-only behaviour: checked on the default storage, not again on {name}")
+
+
 class TestFaissFlatContract(VectorIndexContract):
     backend_name = "faiss"
     backend_options = {"kind": "flat"}
 
 
+@pytest.mark.usefixtures("default_storage_only")
 class TestFaissHnswContract(VectorIndexContract):
     backend_name = "faiss"
     backend_options = {"kind": "hnsw"}
 
 
+@pytest.mark.usefixtures("default_storage_only")
 class TestFaissFlatWithoutAutoSyncContract(VectorIndexContract):
     backend_name = "faiss"
     backend_options = {"kind": "flat", "auto_sync": False}
@@ -123,6 +135,7 @@ def test_an_emptied_namespace_loses_its_file(storage: Storage, backend_context: 
 # -- kinds ----------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("default_storage_only")
 def test_auto_picks_flat_when_small_and_hnsw_when_large(
     storage: Storage, backend_context: BackendContext
 ) -> None:
@@ -137,6 +150,7 @@ def test_auto_picks_flat_when_small_and_hnsw_when_large(
     assert best(idx, "ns", vectors[4]) == stored[4]
 
 
+@pytest.mark.usefixtures("default_storage_only")
 def test_ivf_trains_once_there_are_enough_vectors(storage: Storage, backend_context: BackendContext) -> None:
     vectors = unit_vectors(2100, 16, seed=7)
     stored = add(storage, "ns", vectors)
@@ -149,6 +163,7 @@ def test_ivf_trains_once_there_are_enough_vectors(storage: Storage, backend_cont
     assert stored[0] not in [c.memory_id for c in idx.search("ns", vectors[0], 5)]
 
 
+@pytest.mark.usefixtures("default_storage_only")
 def test_ivf_stays_flat_while_small(storage: Storage, backend_context: BackendContext) -> None:
     add(storage, "ns", unit_vectors(50, 16, seed=8))
     idx = index(backend_context, kind="ivf")
@@ -156,6 +171,7 @@ def test_ivf_stays_flat_while_small(storage: Storage, backend_context: BackendCo
     assert idx.stats()["namespaces"]["ns"]["kind"] == "flat"
 
 
+@pytest.mark.usefixtures("default_storage_only")
 def test_hnsw_tombstones_are_compacted(storage: Storage, backend_context: BackendContext) -> None:
     vectors = unit_vectors(400, 16, seed=9)
     stored = add(storage, "ns", vectors)
@@ -176,6 +192,7 @@ def test_hnsw_tombstones_are_compacted(storage: Storage, backend_context: Backen
 # -- embedder fingerprints and bad input ----------------------------------------------------
 
 
+@pytest.mark.usefixtures("default_storage_only")
 def test_vectors_of_another_embedder_are_skipped_and_counted(
     storage: Storage, backend_context: BackendContext
 ) -> None:
@@ -212,6 +229,7 @@ def test_a_configured_fingerprint_is_the_only_one_indexed(
     assert [c.memory_id for c in idx.search("ns", unit_vectors(1, 16, seed=18)[0], 10)] == [wanted]
 
 
+@pytest.mark.usefixtures("default_storage_only")
 def test_a_query_of_the_wrong_dimension_is_a_clear_error(
     storage: Storage, backend_context: BackendContext
 ) -> None:
@@ -220,6 +238,7 @@ def test_a_query_of_the_wrong_dimension_is_a_clear_error(
         index(backend_context).search("ns", unit_vectors(1, 8, seed=20)[0], 5)
 
 
+@pytest.mark.usefixtures("default_storage_only")
 @pytest.mark.parametrize("bad", [np.zeros((2, 16)), np.array([np.nan] * 16), np.zeros((0,))])
 def test_bad_query_vectors_are_invalid_input(
     backend_context: BackendContext, storage: Storage, bad: Any
@@ -228,11 +247,13 @@ def test_bad_query_vectors_are_invalid_input(
         index(backend_context).search("ns", bad, 5)
 
 
+@pytest.mark.usefixtures("default_storage_only")
 def test_without_a_storage_it_refuses_to_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs the store's storage"):
         FaissVectorIndex(None, BackendContext(data_dir=tmp_path))
 
 
+@pytest.mark.usefixtures("default_storage_only")
 def test_importing_the_plugin_does_not_import_faiss() -> None:
     code = "import sys, memmimic_plugins.faiss_index; assert 'faiss' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
