@@ -103,7 +103,8 @@ class TestPgvectorHnswContract(VectorIndexContract):
 def build(context: BackendContext, **options: Any) -> Any:
     from memmimic_plugins.pgvector_index import PgvectorIndex
 
-    return PgvectorIndex(PgvectorIndex.Options(**options), context)
+    # the index on its own, as these tests use it: it syncs before each search (the engine would)
+    return PgvectorIndex(PgvectorIndex.Options(**{"auto_sync": True, **options}), context)
 
 
 def add(storage: Storage, namespace: str, vectors: Any, fingerprint: str = "test:v1") -> list[str]:

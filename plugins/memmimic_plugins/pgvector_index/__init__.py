@@ -72,7 +72,11 @@ class PgvectorIndex:
         ef_search: int = Field(
             default=40, ge=1, le=1000, description="HNSW search breadth (raised to the limit)"
         )
-        auto_sync: bool = Field(default=True, description="catch up with the storage before every search")
+        auto_sync: bool = Field(
+            default=False,
+            description="catch up with the storage before every search (the engine already syncs "
+            "before each recall when storage changed; for using the index on its own)",
+        )
         rebuild_lag: int = Field(
             default=100_000, ge=1, description="reload everything instead of replaying more changes than this"
         )
