@@ -6,6 +6,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -158,4 +159,34 @@ def test_pending_embeddings_are_found_through_the_partial_index(tmp_path: Path) 
         assert PENDING in index_sql  # the query's WHERE repeats the index's, or SQLite can't use it
         assert "ix_memories_unembedded" in str(plan)
     finally:
+        storage.close()
+
+
+def test_lookups_by_id_read_rows_by_key_not_by_walking_the_namespace(tmp_path: Path) -> None:
+    """SQLite without statistics would walk ix_memories_ns_status for ``id IN (…)``: a scan."""
+    from memmimic_core.models import NewMemory
+
+    storage = open_sqlite(tmp_path / "store.db")
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE")) and "by_id" in statement:
+            statements.append((statement, params))
+
+    engine = storage.store.engine
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        made = storage.add([NewMemory(namespace="ns", content=f"note {i}") for i in range(30)])
+        ids = [m.id for m in made[:5]]
+        assert [m.id for m in storage.get(ids, "ns")] == ids
+        assert storage.get(ids, "other") == []  # the namespace still applies
+        storage.touch(ids, "ns", made[0].created_at)
+        assert {m.access_count for m in storage.get(ids, "ns")} == {1}
+        assert len(statements) >= 3
+        with engine.connect() as conn:
+            for statement, params in statements:
+                plan = str(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params).all())
+                assert "INTEGER PRIMARY KEY" in plan and "ix_memories_ns" not in plan, plan
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
         storage.close()

@@ -87,6 +87,23 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
             out.append(self._metadata_equals(str(key), value))
         return out
 
+    @staticmethod
+    def _by_ids(chunk: Sequence[str], namespace: str) -> list[sa.ColumnElement[bool]]:
+        """The WHERE of a lookup of memories by id in one namespace, shaped for SQLite's planner.
+
+        Without statistics SQLite prefers walking a namespace index (``namespace = ?`` looks
+        selective) over the unique index on ``id``: a scan of the whole namespace per lookup
+        (115 ms against 0.6 ms at 80k memories). So the ids go through a subquery on the id
+        index, the outer query reads those rowids by primary key, and the namespace is
+        compared as an expression (``namespace || ''``) no index can serve. PostgreSQL plans
+        this with its statistics either way.
+        """
+        by_id = memories.alias("by_id")
+        return [
+            memories.c.rowid.in_(sa.select(by_id.c.rowid).where(by_id.c.id.in_(list(chunk)))),
+            memories.c.namespace.concat("") == namespace,
+        ]
+
     def _select_memories(
         self, conn: Connection, *where: sa.ColumnElement[bool], with_embedding: bool = False
     ) -> list[Memory]:
@@ -169,7 +186,7 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
             found: dict[str, Memory] = {}
             for start in range(0, len(wanted), CHUNK):
                 chunk = wanted[start : start + CHUNK]
-                where = [memories.c.namespace == namespace, memories.c.id.in_(chunk), *clauses]
+                where = [*self._by_ids(chunk, namespace), *clauses]
                 found.update((m.id, m) for m in self._select_memories(conn, *where))
             return found
 
@@ -397,9 +414,7 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
             for start in range(0, len(wanted), CHUNK):
                 conn.execute(
                     sa.update(memories)
-                    .where(
-                        memories.c.namespace == namespace, memories.c.id.in_(wanted[start : start + CHUNK])
-                    )
+                    .where(*self._by_ids(wanted[start : start + CHUNK], namespace))
                     .values(last_accessed_at=at, access_count=memories.c.access_count + 1)
                 )
 
