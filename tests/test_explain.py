@@ -343,3 +343,13 @@ def test_cli_recall_explain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert x["matched_query_terms"] == ["kubernetes", "monitoring"]
     assert sum(x["contributions"].values()) + x["bonus"] + x["context_lift"] == pytest.approx(top["score"])
     assert "explanation" not in json.loads(run("recall", "kubernetes monitoring", "--json"))[0]
+
+
+def test_memories_of_another_type_are_not_neighbours(tmp_path: Path) -> None:
+    with store(tmp_path, context_weight=0.3) as mm:
+        mm.remember("the deploy script lives in ops/deploy.sh", memory_type="technical")
+        mm.remember("maria prefers short status updates")  # a minute later, another kind of note
+        mm.remember("run the migrations before the deploy", memory_type="technical")
+        hits = mm.recall("deploy script", sources=["keyword"])
+        assert "maria prefers short status updates" not in [h.memory.content for h in hits]
+        assert all(set(h.sources) != {"context"} for h in hits)  # nothing entered by adjacency alone

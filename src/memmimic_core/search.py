@@ -260,7 +260,14 @@ class RecallPipeline:
         return out
 
     def _close_in_time(self, a: Memory, b: Memory) -> bool:
-        """Whether two memories were stored within ``context_window`` seconds (0: always)."""
+        """Whether two memories belong to one exchange: the same memory type, stored within
+        ``context_window`` seconds of each other (0: any time apart).
+
+        The turns of a conversation share their type; a technical note and a remark about a
+        colleague written a minute apart do not lift each other.
+        """
+        if a.memory_type != b.memory_type:
+            return False
         window = self.context_window
         return window <= 0 or abs((a.created_at - b.created_at).total_seconds()) <= window
 
@@ -268,8 +275,8 @@ class RecallPipeline:
         """Lift each memory by ``context_weight`` × the best score of its stored neighbours.
 
         Neighbours are the memories stored just before and just after (adjacent integer keys)
-        in the same namespace and at most ``context_window`` seconds apart, such as the turns
-        around a turn of a conversation: what was said next to a match is often what the
+        in the same namespace, of the same type and at most ``context_window`` seconds apart,
+        such as the turns around a turn of a conversation: what was said next to a match is often what the
         question is about, while a note written days after another is about something else.
         A neighbour that no retriever found can enter the list this way; its ``context``
         source names the hit that lifted it. Own scores are kept, so a neighbour never
