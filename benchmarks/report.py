@@ -221,7 +221,11 @@ def peers_table(path: Path | None) -> str | None:
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
     peers = data.get("peers", {})
+    machine = data.get("machine", {})
     rows = [
+        f"Measured {machine.get('taken_at', '?')} (`{path.name}`; not re-run with the speed matrix above: "
+        "compare its rows with each other, not with the tables above).",
+        "",
         "| system | version | turns | questions | ingest turns/s | search p50 ms | search p95 ms | recall@10 "
         "| load avg during run |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",

@@ -24,7 +24,8 @@ workload (80 % recall, 20 % remember) once per mode and writes
 ops/s, p50 / p95 and the errors, and exits 1 when any operation failed. Its knobs:
 ``MEMMIMIC_BENCH_CONCURRENCY_COMBINATION`` (default: the defaults,
 ``sqlite-tantivy-faissflat-minilm-tiered``), ``..._CLIENTS`` (32), ``..._SECONDS`` (60),
-``..._MODES`` (``threads,processes``), ``..._MEMORIES`` (store size, 1000), ``..._REPEATS`` (1).
+``..._MODES`` (``threads,processes``), ``..._MEMORIES`` (store size, 1000), ``..._REPEATS`` (1);
+``MEMMIMIC_LOCOMO`` applies too.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def run_concurrency(extra: list[str]) -> int:
         out = folder / f"{combo}-{mode}-{clients}x{seconds}s.json"
         cmd = [memmimic(), "bench-speed", "--workload", "mixed", "--config", str(HERE / f"{combo}.yaml")]
         cmd += ["--memories", _knob("MEMORIES"), "--clients", clients, "--mixed-seconds", seconds]
-        cmd += ["--mode", mode, "--repeats", _knob("REPEATS"), "--json-out", str(out), *extra]
+        cmd += ["--mode", mode, "--repeats", _knob("REPEATS"), "--json-out", str(out)]
+        if os.environ.get("MEMMIMIC_LOCOMO"):
+            cmd += ["--locomo", os.environ["MEMMIMIC_LOCOMO"]]
+        cmd += extra
         print("+", " ".join(cmd), flush=True)
         code = subprocess.call(cmd)
         if code or not out.exists():
