@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from cachetools import LRUCache
 
+from .memory import release_free_memory
 from .models import Vector
 from .protocols import Embedder, Storage
 
@@ -164,6 +165,7 @@ class EmbeddingService:
                 done += len(pending)
                 batches += 1
         if done:
+            release_free_memory()  # the encoder's batch tensors, freed but kept by malloc
             self._on_embedded()
         return done
 

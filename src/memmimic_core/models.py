@@ -25,6 +25,7 @@ __all__ = [
     "Hit",
     "Memory",
     "MemoryPatch",
+    "MemoryRef",
     "NewMemory",
     "SourceScore",
     "Tale",
@@ -118,6 +119,20 @@ class Memory:
         if with_embedding and self.embedding is not None:
             out["embedding"] = [float(x) for x in self.embedding]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRef:
+    """Where a memory sits, without its content: what ranking needs before the winners are read.
+
+    ``Storage.locate`` returns these for candidates that exist and pass the filters; the recall
+    pipeline ranks and lifts neighbours on them and reads only the hits it returns in full.
+    """
+
+    id: str
+    rowid: int
+    memory_type: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from .models import (
     HistoryEntry,
     Memory,
     MemoryPatch,
+    MemoryRef,
     NewMemory,
     Tale,
     TextQuery,
@@ -92,6 +93,22 @@ class Storage(Protocol):
 
     def get_by_rowid(self, rowids: Sequence[int], *, with_embedding: bool = False) -> list[Memory]:
         """Return memories by their integer key, any namespace (for derived indexes)."""
+        ...
+
+    def locate(
+        self,
+        namespace: str,
+        filters: Filters | None = None,
+        *,
+        ids: Sequence[str] = (),
+        rowids: Sequence[int] = (),
+    ) -> list[MemoryRef]:
+        """Return a :class:`MemoryRef` for each memory of ``namespace``, given by id or by rowid,
+        that exists and passes ``filters``; any order, no duplicates.
+
+        Recall ranks on these and reads in full (:meth:`get`) only the hits it returns, so this
+        should read no content, metadata or vectors.
+        """
         ...
 
     def update(self, memory_id: str, namespace: str, patch: MemoryPatch, reason: str | None = None) -> Memory:

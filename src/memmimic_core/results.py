@@ -28,6 +28,8 @@ class ResultCache:
 
     def __init__(self, cache: Cache, *, memo_size: int = 256) -> None:
         self.cache = cache
+        # a cache that keeps nothing (``none``) is not worth serializing results for
+        self._stores = bool(getattr(cache, "stores_values", True))
         self._memo: LRUCache[str, tuple[bytes, list[Hit]]] | None = (
             LRUCache(maxsize=memo_size) if memo_size > 0 else None
         )
@@ -51,6 +53,8 @@ class ResultCache:
 
     def put(self, key: str, hits: Sequence[Hit]) -> None:
         """Store ``hits`` under ``key``."""
+        if not self._stores:
+            return
         blob = hits_to_json(hits)
         self.cache.set(POOL, key, blob)
         self._remember(key, blob, list(hits))

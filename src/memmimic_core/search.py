@@ -20,6 +20,7 @@ from .models import (
     Fused,
     Hit,
     Memory,
+    MemoryRef,
     SourceScore,
     TextQuery,
     WeightedTerm,
@@ -119,6 +120,22 @@ def _term_key(text: str) -> str:
     return " ".join(_WORD.findall(text.casefold()))
 
 
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A ranked candidate whose memory is not read yet: only where it sits (:class:`MemoryRef`)."""
+
+    memory: MemoryRef
+    score: float
+    sources: Mapping[str, SourceScore]
+    matched_terms: tuple[str, ...] = ()
+    explanation: Explanation | None = None
+
+    @property
+    def id(self) -> str:
+        """The memory's id."""
+        return self.memory.id
+
+
 class RecallPipeline:
     """Runs the retrievers, fuses their answers and applies the filters."""
 
@@ -197,41 +214,69 @@ class RecallPipeline:
         return results
 
     def run(self, req: RecallRequest) -> list[Hit]:
-        """Return the request's hits, best first, never a filtered-out or foreign memory."""
+        """Return the request's hits, best first, never a filtered-out or foreign memory.
+
+        Candidates are ranked (and lifted by their neighbours) on :class:`MemoryRef` positions;
+        only the ``limit`` winners are read in full.
+        """
         terms = self.expand(req.query) if EXPANSION in req.sources and self.expanders else []
         k = max(req.limit * self.overfetch, self.min_candidates)
+        hits: list[Hit] = []
         for _attempt in range(4):
             sources = self.retrieve(req, k, terms)
             if req.explain and self._ranker_explains:
                 fused = self.ranker.fuse(sources, k, explain=True)  # type: ignore[call-arg]
             else:
                 fused = self.ranker.fuse(sources, k)
-            hits = self._materialize(fused, req)
+            drafts = self._locate(fused, req)
             if req.explain:
-                hits = self._explain(hits, fused, req, terms)
-            if self.context_weight > 0 and hits:
-                hits = self._spread_to_neighbours(hits, req)
+                drafts = self._explain(drafts, fused, req, terms)
+            if self.context_weight > 0 and drafts:
+                drafts = self._spread_to_neighbours(drafts, req)
             exhausted = all(len(c) < k for c in sources.values())
-            if len(hits) >= req.limit or exhausted:
-                return hits[: req.limit]
+            if len(drafts) >= req.limit or exhausted:
+                hits = self._hydrate(drafts[: req.limit], req)
+                if len(hits) >= min(req.limit, len(drafts)) or exhausted:
+                    return hits  # (a winner deleted meanwhile: look deeper)
             k *= 4  # filters removed too many: fetch deeper
-        return hits[: req.limit]
+        return hits
 
-    def _materialize(self, fused: Sequence[Fused], req: RecallRequest) -> list[Hit]:
+    def _locate(self, fused: Sequence[Fused], req: RecallRequest) -> list[_Draft]:
+        """The fused candidates that exist in the namespace and pass the filters, in fused order."""
         if not fused:
             return []
-        memories = self.storage.get([f.memory_id for f in fused], req.namespace, req.filters)
-        by_id: Mapping[str, Memory] = {m.id: m for m in memories}
+        refs = self.storage.locate(req.namespace, req.filters, ids=[f.memory_id for f in fused])
+        by_id = {r.id: r for r in refs}
         return [
-            Hit(memory=by_id[f.memory_id], score=f.score, sources=f.sources, matched_terms=f.matched_terms)
+            _Draft(memory=by_id[f.memory_id], score=f.score, sources=f.sources, matched_terms=f.matched_terms)
             for f in fused
-            if f.memory_id in by_id and req.filters.matches(by_id[f.memory_id])
+            if f.memory_id in by_id
         ]
+
+    def _hydrate(self, drafts: Sequence[_Draft], req: RecallRequest) -> list[Hit]:
+        """Read the winners in full, in their order; the filters are checked once more on the rows."""
+        if not drafts:
+            return []
+        full = {m.id: m for m in self.storage.get([d.id for d in drafts], req.namespace, req.filters)}
+        out = []
+        for d in drafts:
+            memory = full.get(d.id)
+            if memory is not None and req.filters.matches(memory):
+                out.append(
+                    Hit(
+                        memory=memory,
+                        score=d.score,
+                        sources=d.sources,
+                        matched_terms=d.matched_terms,
+                        explanation=d.explanation,
+                    )
+                )
+        return out
 
     @staticmethod
     def _explain(
-        hits: Sequence[Hit], fused: Sequence[Fused], req: RecallRequest, terms: Sequence[WeightedTerm]
-    ) -> list[Hit]:
+        hits: Sequence[_Draft], fused: Sequence[Fused], req: RecallRequest, terms: Sequence[WeightedTerm]
+    ) -> list[_Draft]:
         """Attach each hit's :class:`Explanation`: the ranker's breakdown and the matched terms."""
         by_id = {f.memory_id: f for f in fused}
         query_words = set(_WORD.findall(req.query.casefold()))
@@ -259,7 +304,7 @@ class RecallPipeline:
             out.append(replace(hit, explanation=explanation))
         return out
 
-    def _close_in_time(self, a: Memory, b: Memory) -> bool:
+    def _close_in_time(self, a: MemoryRef, b: MemoryRef) -> bool:
         """Whether two memories belong to one exchange: the same memory type, stored within
         ``context_window`` seconds of each other (0: any time apart).
 
@@ -271,7 +316,7 @@ class RecallPipeline:
         window = self.context_window
         return window <= 0 or abs((a.created_at - b.created_at).total_seconds()) <= window
 
-    def _spread_to_neighbours(self, hits: Sequence[Hit], req: RecallRequest) -> list[Hit]:
+    def _spread_to_neighbours(self, hits: Sequence[_Draft], req: RecallRequest) -> list[_Draft]:
         """Lift each memory by ``context_weight`` × the best score of its stored neighbours.
 
         Neighbours are the memories stored just before and just after (adjacent integer keys)
@@ -283,7 +328,7 @@ class RecallPipeline:
         outranks an equal match.
         """
         weight = self.context_weight
-        by_rowid: dict[int, Memory] = {h.memory.rowid: h.memory for h in hits}
+        by_rowid: dict[int, MemoryRef] = {h.memory.rowid: h.memory for h in hits}
         # a neighbour nobody found scores weight × its hit's score; it can reach the first
         # `limit` only past the limit-th own score (lifts only raise scores), so fetch no others
         scores = sorted((h.score for h in hits), reverse=True)
@@ -291,12 +336,14 @@ class RecallPipeline:
         wanted = {h.memory.rowid + d for h in hits if weight * h.score > floor for d in (-1, 1)} - set(
             by_rowid
         )
-        for memory in self.storage.get_by_rowid(sorted(r for r in wanted if r > 0)):
-            if memory.namespace == req.namespace and req.filters.matches(memory):
-                by_rowid[memory.rowid] = memory
+        if wanted:
+            for ref in self.storage.locate(
+                req.namespace, req.filters, rowids=sorted(r for r in wanted if r > 0)
+            ):
+                by_rowid[ref.rowid] = ref
         own = {h.memory.rowid: h for h in hits}
         rank = {h.memory.rowid: i for i, h in enumerate(hits, start=1)}
-        lifted: list[Hit] = []
+        lifted: list[_Draft] = []
         for rowid, memory in by_rowid.items():
             hit = own.get(rowid)
             base = hit.score if hit is not None else 0.0
@@ -330,7 +377,9 @@ class RecallPipeline:
                     )
             terms = hit.matched_terms if hit is not None else ()
             lifted.append(
-                Hit(memory=memory, score=score, sources=sources, matched_terms=terms, explanation=explanation)
+                _Draft(
+                    memory=memory, score=score, sources=sources, matched_terms=terms, explanation=explanation
+                )
             )
         lifted.sort(key=lambda h: (-h.score, h.memory.id))
         return lifted

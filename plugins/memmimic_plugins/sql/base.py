@@ -23,6 +23,7 @@ from memmimic_core.models import (
     HistoryEntry,
     Memory,
     MemoryPatch,
+    MemoryRef,
     NewMemory,
     TextQuery,
 )
@@ -45,6 +46,8 @@ from .tales import TaleStoreMixin
 __all__ = ["SqlStore"]
 
 _STATUSES = ("active", "archived")
+_BY_ID = memories.alias("by_id")  # built once: an alias makes a proxy of every column
+_REF_COLUMNS = (memories.c.id, memories.c.rowid, memories.c.memory_type, memories.c.created_at)
 _JSON_FIELDS = ("metadata", "tags")
 
 
@@ -98,7 +101,7 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
         compared as an expression (``namespace || ''``) no index can serve. PostgreSQL plans
         this with its statistics either way.
         """
-        by_id = memories.alias("by_id")
+        by_id = _BY_ID
         return [
             memories.c.rowid.in_(sa.select(by_id.c.rowid).where(by_id.c.id.in_(list(chunk)))),
             memories.c.namespace.concat("") == namespace,
@@ -192,6 +195,47 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
 
         found = self.run_read(work)
         return [found[i] for i in wanted if i in found]
+
+    def locate(
+        self,
+        namespace: str,
+        filters: Filters | None = None,
+        *,
+        ids: Sequence[str] = (),
+        rowids: Sequence[int] = (),
+    ) -> list[MemoryRef]:
+        """Return id, rowid, type and time of the memories of ``namespace`` given by id or rowid
+        that pass ``filters`` (four columns: no content, metadata or vectors)."""
+        check_namespace(namespace)
+        wanted_ids = unique([i for i in ids if isinstance(i, str)])
+        try:
+            wanted_rowids = unique([int(r) for r in rowids])
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"rowids must be integers, got {list(rowids)[:5]!r}") from None
+        if not wanted_ids and not wanted_rowids:
+            return []
+        clauses = self.filter_clauses(filters)
+        # namespace compared as an expression: the id / rowid lookups must drive the plan (see _by_ids)
+        in_namespace = memories.c.namespace.concat("") == namespace
+
+        def work(conn: Connection) -> dict[int, MemoryRef]:
+            wheres = [
+                [*self._by_ids(wanted_ids[s : s + CHUNK], namespace), *clauses]
+                for s in range(0, len(wanted_ids), CHUNK)
+            ]
+            wheres += [
+                [memories.c.rowid.in_(wanted_rowids[s : s + CHUNK]), in_namespace, *clauses]
+                for s in range(0, len(wanted_rowids), CHUNK)
+            ]
+            found: dict[int, MemoryRef] = {}
+            for where in wheres:
+                for row in conn.execute(sa.select(*_REF_COLUMNS).where(*where)):
+                    found[int(row[1])] = MemoryRef(
+                        id=row[0], rowid=int(row[1]), memory_type=row[2], created_at=row[3]
+                    )
+            return found
+
+        return list(self.run_read(work).values())
 
     def get_by_rowid(self, rowids: Sequence[int], *, with_embedding: bool = False) -> list[Memory]:
         """Return memories by their integer key, any namespace, in the order given."""

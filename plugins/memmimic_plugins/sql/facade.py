@@ -18,6 +18,7 @@ from memmimic_core.models import (
     HistoryEntry,
     Memory,
     MemoryPatch,
+    MemoryRef,
     NewMemory,
     Tale,
     TextQuery,
@@ -48,6 +49,17 @@ class SqlStorageFacade:
     def get(self, ids: Sequence[str], namespace: str, filters: Filters | None = None) -> list[Memory]:
         """Return the memories with these ids, in the order given; skip missing or filtered ones."""
         return self._store.get(ids, namespace, filters)
+
+    def locate(
+        self,
+        namespace: str,
+        filters: Filters | None = None,
+        *,
+        ids: Sequence[str] = (),
+        rowids: Sequence[int] = (),
+    ) -> list[MemoryRef]:
+        """Return id, rowid, type and time of the memories given by id or rowid that pass ``filters``."""
+        return self._store.locate(namespace, filters, ids=ids, rowids=rowids)
 
     def get_by_rowid(self, rowids: Sequence[int], *, with_embedding: bool = False) -> list[Memory]:
         """Return memories by their integer key, any namespace (for derived indexes)."""

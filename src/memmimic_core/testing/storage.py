@@ -177,6 +177,34 @@ class StorageContract:
         assert got[1].embedder == "fp" and got[0].embedding is None
         assert storage.get_by_rowid([a.rowid])[0].embedding is None
 
+    def test_locate_by_id_and_rowid_within_namespace_and_filters(self, storage: Storage) -> None:
+        a, b, c = storage.add(
+            [new("a", memory_type="technical"), new("b", memory_type="personal"), new("c", namespace="other")]
+        )
+        refs = storage.locate("ns", ids=[b.id, a.id, c.id, "mem_missing", a.id])
+        assert sorted(r.id for r in refs) == sorted([a.id, b.id])  # no foreign namespace, no duplicates
+        by_id = {r.id: r for r in refs}
+        assert (by_id[a.id].rowid, by_id[a.id].memory_type, by_id[a.id].created_at) == (
+            a.rowid,
+            "technical",
+            a.created_at,
+        )
+        personal = storage.locate("ns", Filters(memory_type="personal"), ids=[a.id, b.id])
+        assert [r.id for r in personal] == [b.id]
+        by_rowid = storage.locate("ns", rowids=[a.rowid, c.rowid, b.rowid + 1000])
+        assert [r.id for r in by_rowid] == [a.id]
+        both = storage.locate("ns", ids=[b.id], rowids=[a.rowid, b.rowid])
+        assert sorted(r.id for r in both) == sorted([a.id, b.id])
+        assert storage.locate("ns") == [] and storage.locate("ns", ids=[], rowids=[]) == []
+
+    def test_locate_honours_status_and_rejects_bad_rowids(self, storage: Storage) -> None:
+        (a,) = storage.add([new("a")])
+        storage.update(a.id, "ns", MemoryPatch(status="archived"))
+        assert storage.locate("ns", Filters(), ids=[a.id]) == []  # default filters: active only
+        assert [r.id for r in storage.locate("ns", Filters(status=None), ids=[a.id])] == [a.id]
+        with pytest.raises(InvalidInputError):
+            storage.locate("ns", rowids=["x"])  # type: ignore[list-item]
+
     def test_a_failing_batch_writes_nothing(self, storage: Storage) -> None:
         bad = new("bad", embedding=vec(float("nan"), 1.0))
         with pytest.raises(InvalidInputError):
