@@ -36,7 +36,7 @@ def open_sqlite(path: Path) -> SqliteStorage:
 
 
 def test_the_migrations_have_one_head() -> None:
-    assert migrate.head_revision() == "0002"
+    assert migrate.head_revision() == "0003"
     assert (migrate.SCRIPT_LOCATION / "env.py").is_file()
     assert (migrate.SCRIPT_LOCATION / "script.py.mako").is_file()
 
@@ -52,7 +52,7 @@ def test_sqlite_migrates_from_empty(tmp_path: Path) -> None:
         assert {ix["name"] for ix in inspector.get_indexes("memories")} >= MEMORY_INDEXES
         assert "ix_changes_ns_seq" in {ix["name"] for ix in inspector.get_indexes("changes")}
         with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0002"
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0003"
             fts = conn.exec_driver_sql(
                 "SELECT sql FROM sqlite_master WHERE name = 'memories_fts'"
             ).scalar_one()
@@ -75,7 +75,7 @@ def test_reopening_a_current_store_is_a_no_op(tmp_path: Path) -> None:
     try:
         assert second.store.schema_revision() == migrate.head_revision()
         assert [m.id for m in second.get([memory.id], "ns")] == [memory.id]
-        assert second.stats()["schema_revision"] == "0002"
+        assert second.stats()["schema_revision"] == "0003"
     finally:
         second.close()
 
@@ -123,7 +123,7 @@ def test_postgresql_migrates_a_new_schema_from_empty(tmp_path: Path) -> None:
         indexes = {ix["name"] for ix in inspector.get_indexes("memories", schema=schema)}
         assert {*MEMORY_INDEXES, "ix_memories_content_tsv"} <= indexes
         assert "content_tsv" in {c["name"] for c in inspector.get_columns("memories", schema=schema)}
-        assert storage.store.schema_revision() == "0002"
+        assert storage.store.schema_revision() == "0003"
     finally:
         storage.drop_schema()
         storage.close()
@@ -162,6 +162,36 @@ def test_pending_embeddings_are_found_through_the_partial_index(tmp_path: Path) 
         storage.close()
 
 
+def test_counts_per_embedder_read_only_their_partial_index(tmp_path: Path) -> None:
+    """Opening a vector index counts vectors per embedder; that must not read every vector."""
+    from memmimic_core.models import NewMemory
+    from memmimic_plugins.sql.embeddings import EMBEDDED
+
+    storage = open_sqlite(tmp_path / "store.db")
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if "count(" in statement.lower():
+            statements.append(statement)
+
+    engine = storage.store.engine
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        a, _b = storage.add([NewMemory(namespace="ns", content=f"note {i}") for i in range(2)])
+        storage.set_embeddings([(a.id, np.ones(4, dtype=np.float32) / 2)], "fp")
+        assert storage.embedder_counts() == {"fp": 1}
+        with engine.connect() as conn:
+            index_sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_memories_embedder'"
+            ).scalar_one()
+            plan = str(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statements[-1]).all())
+        assert EMBEDDED in index_sql
+        assert "COVERING INDEX ix_memories_embedder" in plan, plan
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+        storage.close()
+
+
 def test_lookups_by_id_read_rows_by_key_not_by_walking_the_namespace(tmp_path: Path) -> None:
     """SQLite without statistics would walk ix_memories_ns_status for ``id IN (…)``: a scan."""
     from memmimic_core.models import NewMemory
@@ -180,6 +210,7 @@ def test_lookups_by_id_read_rows_by_key_not_by_walking_the_namespace(tmp_path: P
         ids = [m.id for m in made[:5]]
         assert [m.id for m in storage.get(ids, "ns")] == ids
         assert storage.get(ids, "other") == []  # the namespace still applies
+        assert sorted(r.id for r in storage.locate("ns", ids=ids)) == sorted(ids)
         storage.touch(ids, "ns", made[0].created_at)
         assert {m.access_count for m in storage.get(ids, "ns")} == {1}
         assert len(statements) >= 3

@@ -86,7 +86,12 @@ class EmbedderSection(BackendSection):
         default=True,
         description="remember returns once the record is durable; vectors are computed in the background",
     )
-    batch_size: int = Field(default=64, ge=1, le=4096, description="texts per encode batch")
+    batch_size: int = Field(
+        default=512,
+        ge=1,
+        le=4096,
+        description="texts per embedder call (sorted by length inside it: larger batches pad less)",
+    )
     cache_size: int = Field(default=4096, ge=0, description="query embeddings kept in memory (0: off)")
 
 

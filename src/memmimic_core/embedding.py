@@ -65,10 +65,11 @@ class EmbeddingService:
         # namespaces checked since start (a crash may have left some unembedded: check each once)
         self._dirty: set[str] = set()
         self._checked: set[str] = set()
+        self._trimmed = False
 
     @property
     def embedder(self) -> Embedder:
-        """The embedder, built on first use."""
+        """The embedder, built on first use (its model loads at its first ``embed``)."""
         if self._embedder is None:
             with self._load_lock:
                 if self._embedder is None:
@@ -100,6 +101,8 @@ class EmbeddingService:
                 return cached
         self.cache_misses += 1
         vector = self.embedder.embed([text])[0]
+        if not self._trimmed:  # the first encode loaded the model: hand back what loading freed
+            self._trimmed = release_free_memory() or True
         if self._cache is not None:
             with self._cache_lock:
                 self._cache[key] = vector
@@ -148,7 +151,7 @@ class EmbeddingService:
         batches = 0
         with self._embed_lock:
             while (max_batches is None or batches < max_batches) and not (stop is not None and stop.is_set()):
-                pending = self._storage.unembedded(self.batch_size * 8, namespace)  # embedded by batch_size
+                pending = self._storage.unembedded(self.batch_size, namespace)
                 if not pending:
                     break
                 texts = [m.content for m in pending]

@@ -369,7 +369,7 @@ class MemMimic(AdminMixin):
 
     def _store(self, news: list[NewMemory], progress: Callable[[int, int], None] | None = None) -> list[str]:
         enriched: list[NewMemory] = []
-        step = max(self.config.embedder.batch_size * 4, 256)
+        step = max(self.config.embedder.batch_size, 256)
         for start in range(0, len(news), step):
             enriched.extend(self._enrich(news[start : start + step]))
             if progress is not None:
@@ -623,7 +623,7 @@ class MemMimic(AdminMixin):
                 if m.embedder != current
             ]
             done = 0
-            size = self.config.embedder.batch_size * 4
+            size = self.config.embedder.batch_size
             for start in range(0, len(todo), size):
                 part = todo[start : start + size]
                 vectors = self._embedding.embed([m.content for m in part])

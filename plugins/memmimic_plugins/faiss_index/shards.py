@@ -16,6 +16,8 @@ import numpy as np
 
 from memmimic_core.models import Vector
 
+from .idmap import IdMap
+
 __all__ = [
     "IVF_MIN_TRAIN",
     "FlatShard",
@@ -64,7 +66,7 @@ class Shard:
     def __init__(self, dim: int, params: ShardParams) -> None:
         self.dim = dim
         self.params = params
-        self.ids: dict[int, str] = {}
+        self.ids = IdMap()
         self.index: Any = None
 
     def __len__(self) -> int:
@@ -107,16 +109,12 @@ class Shard:
 
     def to_arrays(self) -> Arrays:
         """Serialize to arrays (the FAISS index as bytes)."""
-        rowids = np.fromiter(self.ids.keys(), dtype=np.int64, count=len(self.ids))
-        return {
-            "index": _faiss().serialize_index(self.index),
-            "rowids": rowids,
-            "memory_ids": np.array(list(self.ids.values()), dtype=np.str_),
-        }
+        rowids, memory_ids = self.ids.to_arrays()
+        return {"index": _faiss().serialize_index(self.index), "rowids": rowids, "memory_ids": memory_ids}
 
     def _restore(self, arrays: Arrays) -> None:
         self.index = _faiss().deserialize_index(arrays["index"])
-        self.ids = dict(zip(arrays["rowids"].tolist(), arrays["memory_ids"].tolist(), strict=True))
+        self.ids = IdMap.from_arrays(arrays["rowids"], arrays["memory_ids"])
 
     def _add(self, rowids: np.ndarray[Any, Any], vectors: Vector) -> None:
         raise NotImplementedError

@@ -16,6 +16,8 @@ from .schema import memories, memory_columns
 
 #: The WHERE of the partial index ``ix_memories_unembedded`` (migration 0002), repeated verbatim.
 PENDING = "embedding IS NULL AND status = 'active'"
+#: The WHERE of the partial index ``ix_memories_embedder`` (migration 0003), repeated verbatim.
+EMBEDDED = "embedding IS NOT NULL"
 
 __all__ = ["EmbeddingStoreMixin"]
 
@@ -98,10 +100,14 @@ class EmbeddingStoreMixin(ChangeLogMixin):
         return self.run_read(work)
 
     def embedder_counts(self) -> dict[str, int]:
-        """Return the number of embedded memories per embedder fingerprint."""
+        """Return the number of embedded memories per embedder fingerprint.
+
+        Answered from the partial index ``ix_memories_embedder`` (migration 0003) alone: the
+        rows, and the vectors stored before the ``embedder`` column, are not read.
+        """
         stmt = (
             sa.select(memories.c.embedder, sa.func.count())
-            .where(memories.c.embedding.is_not(None))
+            .where(sa.text(EMBEDDED))
             .group_by(memories.c.embedder)
         )
         return self.run_read(lambda conn: {str(r[0]): int(r[1]) for r in conn.execute(stmt)})
