@@ -397,7 +397,9 @@ class FaissVectorIndex:
                 )
             with _omp_threads(self.options.threads):
                 hits = shard.search(np.ascontiguousarray(query.reshape(1, -1)), limit)
-            return [Candidate(shard.ids[rowid], score) for rowid, score in hits if rowid in shard.ids]
+            found = shard.ids.lookup(rowid for rowid, _ in hits)
+            pairs = zip(found, hits, strict=True)
+            return [Candidate(mid, score) for mid, (_, score) in pairs if mid is not None]
 
     def lag(self) -> int:
         """Return how many changes the index is behind the storage."""

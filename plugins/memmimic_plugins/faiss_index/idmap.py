@@ -88,6 +88,21 @@ class IdMap:
         except KeyError:
             return default
 
+    def lookup(self, rowids: Iterable[int]) -> list[str | None]:
+        """The memory id of each rowid (``None`` when absent), with one array search for all."""
+        keys = [int(r) for r in rowids]
+        if not keys:
+            return []
+        at = np.searchsorted(self._rowids, np.asarray(keys, dtype=np.int64))
+        out: list[str | None] = []
+        size = len(self._rowids)
+        for key, pos in zip(keys, at.tolist(), strict=True):
+            found = self._extra.get(key)
+            if found is None and pos < size and key not in self._dead and int(self._rowids[pos]) == key:
+                found = bytes(self._mids[pos]).decode("utf-8")
+            out.append(found)
+        return out
+
     def __delitem__(self, rowid: int) -> None:
         key = int(rowid)
         if self._extra.pop(key, None) is not None:

@@ -51,6 +51,11 @@ _REF_COLUMNS = (memories.c.id, memories.c.rowid, memories.c.memory_type, memorie
 _JSON_FIELDS = ("metadata", "tags")
 
 
+def _expanding(values: Sequence[Any]) -> sa.BindParameter[Any]:
+    """One expanding parameter for an ``IN`` list: cheaper to build than a bound value per item."""
+    return sa.bindparam(None, list(values), expanding=True)
+
+
 def _check_key(memory_id: object, namespace: object) -> None:
     """Reject ids and namespaces that are not text before they reach SQL."""
     if not isinstance(memory_id, str):
@@ -103,7 +108,7 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
         """
         by_id = _BY_ID
         return [
-            memories.c.rowid.in_(sa.select(by_id.c.rowid).where(by_id.c.id.in_(list(chunk)))),
+            memories.c.rowid.in_(sa.select(by_id.c.rowid).where(by_id.c.id.in_(_expanding(chunk)))),
             memories.c.namespace.concat("") == namespace,
         ]
 
@@ -224,7 +229,7 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
                 for s in range(0, len(wanted_ids), CHUNK)
             ]
             wheres += [
-                [memories.c.rowid.in_(wanted_rowids[s : s + CHUNK]), in_namespace, *clauses]
+                [memories.c.rowid.in_(_expanding(wanted_rowids[s : s + CHUNK])), in_namespace, *clauses]
                 for s in range(0, len(wanted_rowids), CHUNK)
             ]
             found: dict[int, MemoryRef] = {}
