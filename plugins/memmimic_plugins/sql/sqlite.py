@@ -33,7 +33,9 @@ class SqliteStorage(SqlStorageFacade):
         max_overflow: int = Field(default=10, ge=0, le=100, description="connections beyond the pool")
         pool_timeout: float = Field(default=30.0, gt=0, description="seconds to wait for a pooled connection")
         busy_timeout_ms: int = Field(default=30_000, ge=0, description="how long a writer waits for the lock")
-        cache_size: int = Field(default=10_000, description="PRAGMA cache_size (pages; negative: KiB)")
+        # per pooled connection: 10,000 pages (40 MB) each let an ingesting process hold ~200 MB
+        # of page cache; 8 MiB made no difference to recall at 10k (docs/semantic.md)
+        cache_size: int = Field(default=-8000, description="PRAGMA cache_size (pages; negative: KiB)")
         # 0 (SQLite's own default): reads go through the bounded page cache (cache_size). With
         # mmap every page a scan touched stayed in the process's RSS: +248 MB at 100k memories
         # for no measurable recall gain at 10k (docs/semantic.md)
