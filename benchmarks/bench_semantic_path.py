@@ -63,6 +63,16 @@ def rss_mb() -> dict[str, float]:
     return out
 
 
+def memory_figures(status: dict[str, float]) -> dict[str, float]:
+    """The figures reported from one :func:`rss_mb` reading."""
+    return {
+        "rss_mb": status["VmRSS"],
+        "peak_rss_mb": status["VmHWM"],
+        "anon_mb": status["RssAnon"],
+        "file_mb": status["RssFile"],
+    }
+
+
 def measure_rss(n: int, data_dir: str) -> dict[str, Any]:
     from memmimic_core.engine import MemMimic
 
@@ -80,10 +90,7 @@ def measure_rss(n: int, data_dir: str) -> dict[str, Any]:
     return {
         "memories": n,
         "ingest_s": ingest_s,
-        "rss_mb": memory["VmRSS"],
-        "peak_rss_mb": memory["VmHWM"],
-        "anon_mb": memory["RssAnon"],
-        "file_mb": memory["RssFile"],
+        **memory_figures(memory),
         "vector_index": {k: status["vector_index"].get(k) for k in ("kind", "vectors", "lag")},
     }
 
@@ -105,10 +112,7 @@ def measure_reopen(data_dir: str) -> dict[str, Any]:
         vectors = m.status()["vector_index"].get("vectors")
     final = stages["model loaded, 40 recalls"]
     return {
-        "rss_mb": final["VmRSS"],
-        "peak_rss_mb": final["VmHWM"],
-        "anon_mb": final["RssAnon"],
-        "file_mb": final["RssFile"],
+        **memory_figures(final),
         "vectors": vectors,
         "stages": stages,
     }

@@ -102,7 +102,8 @@ class EmbeddingService:
         self.cache_misses += 1
         vector = self.embedder.embed([text])[0]
         if not self._trimmed:  # the first encode loaded the model: hand back what loading freed
-            self._trimmed = release_free_memory() or True
+            release_free_memory()
+            self._trimmed = True
         if self._cache is not None:
             with self._cache_lock:
                 self._cache[key] = vector

@@ -60,9 +60,6 @@ class IdMap:
     def __len__(self) -> int:
         return len(self._rowids) - len(self._dead) + len(self._extra)
 
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
     def __contains__(self, rowid: object) -> bool:
         if not isinstance(rowid, (int, np.integer)):
             return False

@@ -56,6 +56,12 @@ def _expanding(values: Sequence[Any]) -> sa.BindParameter[Any]:
     return sa.bindparam(None, list(values), expanding=True)
 
 
+def _in_namespace(namespace: str) -> sa.ColumnElement[bool]:
+    """``namespace = ?`` as an expression no index can serve, so the id / rowid lookup drives
+    SQLite's plan (see ``SqlStore._by_ids``)."""
+    return memories.c.namespace.concat("") == namespace
+
+
 def _check_key(memory_id: object, namespace: object) -> None:
     """Reject ids and namespaces that are not text before they reach SQL."""
     if not isinstance(memory_id, str):
@@ -106,10 +112,9 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
         compared as an expression (``namespace || ''``) no index can serve. PostgreSQL plans
         this with its statistics either way.
         """
-        by_id = _BY_ID
         return [
-            memories.c.rowid.in_(sa.select(by_id.c.rowid).where(by_id.c.id.in_(_expanding(chunk)))),
-            memories.c.namespace.concat("") == namespace,
+            memories.c.rowid.in_(sa.select(_BY_ID.c.rowid).where(_BY_ID.c.id.in_(_expanding(chunk)))),
+            _in_namespace(namespace),
         ]
 
     def _select_memories(
@@ -220,8 +225,6 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
         if not wanted_ids and not wanted_rowids:
             return []
         clauses = self.filter_clauses(filters)
-        # namespace compared as an expression: the id / rowid lookups must drive the plan (see _by_ids)
-        in_namespace = memories.c.namespace.concat("") == namespace
 
         def work(conn: Connection) -> dict[int, MemoryRef]:
             wheres = [
@@ -229,7 +232,11 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
                 for s in range(0, len(wanted_ids), CHUNK)
             ]
             wheres += [
-                [memories.c.rowid.in_(_expanding(wanted_rowids[s : s + CHUNK])), in_namespace, *clauses]
+                [
+                    memories.c.rowid.in_(_expanding(wanted_rowids[s : s + CHUNK])),
+                    _in_namespace(namespace),
+                    *clauses,
+                ]
                 for s in range(0, len(wanted_rowids), CHUNK)
             ]
             found: dict[int, MemoryRef] = {}
