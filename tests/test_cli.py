@@ -303,6 +303,67 @@ def test_subcommand_namespace_wins_over_the_root_one(cli: Invoke) -> None:
     assert [h["id"] for h in hits] == [memory_id]
 
 
+# --config after the command ----------------------------------------------------------
+
+STORE_COMMANDS = [
+    ["remember"],
+    ["recall"],
+    ["get"],
+    ["update"],
+    ["forget"],
+    ["history"],
+    ["status"],
+    ["metrics"],
+    ["reembed"],
+    ["maintain"],
+    ["serve"],
+    ["export"],
+    ["import"],
+    ["config", "show"],
+    *(["tales", name] for name in ("list", "show", "save", "delete", "restore", "versions")),
+]
+
+
+@pytest.mark.parametrize("command", STORE_COMMANDS, ids=" ".join)
+def test_every_store_command_takes_config_after_its_name(app: typer.Typer, command: list[str]) -> None:
+    assert "--config" in ok(CliRunner().invoke(app, [*command, "--help"])).stdout
+
+
+def test_config_after_the_command_opens_that_store(app: typer.Typer, config_file: Path) -> None:
+    runner = CliRunner()
+    memory_id = ok(
+        runner.invoke(app, ["remember", "Configured after the name", "--config", str(config_file)])
+    )
+    memory_id_text = memory_id.stdout.strip()
+    hits = json.loads(
+        ok(runner.invoke(app, ["recall", "configured", "--config", str(config_file), "--json"])).stdout
+    )
+    assert [h["id"] for h in hits] == [memory_id_text]
+    shown = ok(
+        runner.invoke(app, ["get", memory_id_text, "--json"], env={"MEMMIMIC_CONFIG": str(config_file)})
+    )
+    assert json.loads(shown.stdout)["content"] == "Configured after the name"
+
+
+def test_command_config_wins_over_the_root_one_and_the_environment(
+    app: typer.Typer, config_file: Path, tmp_path: Path
+) -> None:
+    other = write_config(
+        tmp_path / "other.yaml", store_config(tmp_path / "other-store", namespace="elsewhere")
+    )
+    env = {"MEMMIMIC_CONFIG": str(config_file)}
+    runner = CliRunner()
+    shown = yaml.safe_load(ok(runner.invoke(app, ["config", "show", "--config", str(other)], env=env)).stdout)
+    assert (shown["data_dir"], shown["namespace"]) == (str(tmp_path / "other-store"), "elsewhere")
+    args = ["--config", str(config_file), "config", "show", "--config", str(other), "--json"]
+    assert json.loads(ok(runner.invoke(app, args)).stdout)["namespace"] == "elsewhere"
+
+
+def test_missing_config_after_the_command_is_one_error_line(app: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["status", "--config", str(tmp_path / "nope.yaml")])
+    assert_one_line_error(result, "nope.yaml", "does not exist")
+
+
 # status, metrics, plugins, config ----------------------------------------------------
 
 

@@ -34,10 +34,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(tmp: Path, *args: str, token: str | None = None) -> subprocess.Popen[str]:
-    """Start ``python -m memmimic_core.mcp_server --http`` with a temp config."""
+def start(
+    tmp: Path, *args: str, token: str | None = None, config_token: str | None = None
+) -> subprocess.Popen[str]:
+    """Start ``python -m memmimic_core.mcp_server --http`` with a temp config.
+
+    :param token: passed in ``MEMMIMIC_SERVER_TOKEN``.
+    :param config_token: written to the config as ``server.token``.
+    """
     config = tmp / "memmimic.yaml"
-    config.write_text(yaml.safe_dump({"data_dir": str(tmp / "data")}))
+    settings: dict[str, Any] = {"data_dir": str(tmp / "data")}
+    if config_token:
+        settings["server"] = {"token": config_token}
+    config.write_text(yaml.safe_dump(settings))
     env = {k: v for k, v in os.environ.items() if k != "MEMMIMIC_SERVER_TOKEN"}
     if token:
         env["MEMMIMIC_SERVER_TOKEN"] = token
@@ -192,7 +201,7 @@ def test_binding_beyond_loopback_requires_a_token(tmp_path: Path) -> None:
 def test_binding_beyond_loopback_with_a_token_serves_only_authorized_requests(tmp_path: Path) -> None:
     token = secrets.token_urlsafe(24)
     port = free_port()
-    proc = start(tmp_path, "--host", "0.0.0.0", "--port", str(port), token=token)
+    proc = start(tmp_path, "--host", "0.0.0.0", "--port", str(port), config_token=token)  # server.token
     try:
         wait_until_listening(proc, port)
         url = f"http://127.0.0.1:{port}/mcp"
@@ -201,3 +210,56 @@ def test_binding_beyond_loopback_with_a_token_serves_only_authorized_requests(tm
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_every_tool_over_http_with_good_and_bad_arguments(server: tuple[str, str]) -> None:
+    url, token = server
+    ns = {"namespace": "every"}
+
+    async def main() -> dict[str, tuple[Any, Any]]:
+        headers = {"Authorization": f"Bearer {token}"}
+        out: dict[str, tuple[Any, Any]] = {}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=60) as http,
+            streamable_http_client(url, http_client=http) as (read, write),
+            ClientSession(read, write) as s,
+        ):
+            await s.initialize()
+
+            async def both(tool: str, good: dict[str, Any], bad: dict[str, Any]) -> Any:
+                out[tool] = (await s.call_tool(tool, good), await s.call_tool(tool, bad))
+                return out[tool][0].structured_content
+
+            fact = "The staging cluster runs Kubernetes 1.31 on three nodes."
+            mid = (await both("remember", {"content": fact, **ns}, {"content": ""}))["id"]
+            quality = {"content": "Backups of the staging cluster run at 02:00 UTC.", **ns}
+            await both("remember_with_quality", quality, {"content": "x", "min_quality": 2})
+            await both("recall_cxd", {"query": "staging cluster", **ns}, {"query": "x", "limit": 0})
+            await both("think_with_memory", {"query": "staging cluster", **ns}, {"query": "x", "limit": 0})
+            await both("socratic_dialogue", {"topic": "staging cluster", **ns}, {"topic": "x", "depth": 0})
+            await both("analyze_memory_patterns", ns, {"top": 0})
+            await both("status", ns, {"detail": "very"})
+            await both(
+                "save_tale",
+                {"name": "cluster", "content": f"See {mid}.", **ns},
+                {"name": "../x", "content": "x"},
+            )
+            await both("tales", ns, {"cursor": "not-a-cursor"})
+            await both("load_tale", {"name": "cluster", **ns}, {"name": "a/b"})
+            await both("context_tale", {"query": "staging", **ns}, {"query": "x", "limit": 0})
+            await both(
+                "update_memory_guided", {"memory_id": mid, "importance": 0.9, **ns}, {"memory_id": "../x"}
+            )
+            await both("delete_memory_guided", {"memory_id": mid, **ns}, {"memory_id": mid, "mode": "shred"})
+            await both("delete_tale", {"name": "cluster", **ns}, {"name": "bad\x07name"})
+        return out
+
+    out = anyio.run(main)
+    assert sorted(out) == sorted(TOOL_NAMES)
+    for tool, (good, bad) in out.items():
+        assert not good.is_error and good.structured_content is not None, (tool, good.content)
+        text = bad.content[0].text
+        assert bad.is_error and text and "Traceback" not in text and 'File "' not in text, (tool, text)
+    assert out["remember_with_quality"][0].structured_content["action"] == "stored"
+    assert out["status"][0].structured_content["namespace_memories"] == 2
+    assert out["load_tale"][1].content[0].text.count("looks like a path") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 from pathlib import Path
 from typing import ClassVar
@@ -13,6 +14,7 @@ from memmimic_core.errors import DuplicatePluginError, PluginError, UnknownPlugi
 from memmimic_core.plugins import build_plugin_manager, collect_backends, describe_plugins
 from memmimic_core.protocols import BackendOptions
 
+PLUGINS = "memmimic_plugins"
 DEFAULT_PLUGINS = {"sqlite", "storage_text", "hashing", "numpy_index", "rankers", "basics"}
 
 
@@ -22,6 +24,22 @@ def test_default_plugins_come_from_entry_points() -> None:
     assert names >= DEFAULT_PLUGINS
     dists = {plugin.__name__: dist.project_name for plugin, dist in pm.list_plugin_distinfo()}
     assert dists["memmimic_plugins.sql.sqlite"] == "memmimic"
+
+
+def test_the_core_never_imports_a_plugin() -> None:
+    """The defaults reach the core through entry points only, as a third party's would."""
+    core = Path(__file__).parent.parent / "src" / "memmimic_core"
+    offenders = []
+    for path in sorted(core.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module or ""]
+            else:
+                continue
+            offenders += [f"{path.relative_to(core)}:{node.lineno}" for m in modules if m.startswith(PLUGINS)]
+    assert offenders == [], f"the core imports {PLUGINS}: {offenders}"
 
 
 def test_every_kind_has_its_defaults_registered() -> None:

@@ -253,6 +253,31 @@ def test_stopwords_apply_to_both_sides(storage: Storage, make_index: MakeIndex) 
     assert found(index, "ns", "walking park") == [park]
 
 
+@pytest.mark.parametrize(
+    ("tokenizer", "content", "query", "hit"),
+    [
+        ("en_stem", "she was running", "runs", True),
+        ("default", "she was running", "runs", False),  # lowercase only: no stemming
+        ("default", "she was RUNNING", "running", True),
+        ("stem_french", "les chanteuses chantaient", "chanter", True),
+        ("en_stem", "les chanteuses chantaient", "chanter", False),
+        ("stem_german", "die Häuser", "Haus", True),
+    ],
+)
+def test_the_tokenizer_is_configurable_and_applies_to_both_sides(
+    storage: Storage, make_index: MakeIndex, tokenizer: str, content: str, query: str, hit: bool
+) -> None:
+    (mid,) = add(storage, "ns", content)
+    for options in ({"tokenizer": tokenizer}, {"tokenizer": tokenizer, "max_tail": 0}):
+        index = make_index(**options)
+        assert found(index, "ns", query) == ([mid] if hit else [])  # committed by the open
+        (tail,) = add(storage, "ns", content)
+        index.sync()
+        assert sorted(found(index, "ns", query)) == (sorted([mid, tail]) if hit else [])  # tail or committed
+        storage.delete(tail, "ns")
+        index.sync()
+
+
 def test_ascii_folding(storage: Storage, make_index: MakeIndex) -> None:
     (cafe,) = add(storage, "ns", "coffee at the café")
     assert found(make_index(ascii_fold=True), "ns", "cafe") == [cafe]

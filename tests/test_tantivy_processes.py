@@ -250,3 +250,50 @@ def test_a_write_in_one_process_is_found_at_once_in_another_and_once_after_its_c
     assert writer.returncode == 0, err
     index.close()
     storage.close()
+
+
+CRASHER = r"""
+import os, sys
+from pathlib import Path
+from memmimic_core.models import NewMemory
+from memmimic_core.plugins import build_plugin_manager, collect_backends
+from memmimic_core.protocols import BackendContext
+
+backends = collect_backends(build_plugin_manager())
+context = BackendContext(data_dir=Path(sys.argv[1]), store_id="shared")
+storage = backends["storage"].create("sqlite", {}, context, "storage")
+context.storage = storage
+index = backends["text_index"].create("tantivy", {"commit_interval_ms": 3_600_000}, context, "text_index")
+(memory,) = storage.add([NewMemory(namespace="ns", content="a pangolin written just before the crash")])
+index.sync()  # into the in-memory tail only: the database has it, the on-disk index doesn't
+print(memory.id, flush=True)
+os._exit(9)  # no close, no commit
+"""
+
+
+def test_a_crash_between_the_database_commit_and_the_index_commit_loses_nothing(tmp_path: Path) -> None:
+    storage, index = open_backends(tmp_path, commit_interval_ms=3_600_000)
+    (older,) = storage.add([NewMemory(namespace="ns", content="an older pangolin")])
+    index.sync()
+    index.commit()
+    state_path = tmp_path / "tantivy" / "memmimic-state.json"
+    committed = json.loads(state_path.read_text(encoding="utf-8"))["seq"]
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHER, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert crashed.returncode == 9, crashed.stderr
+    written = crashed.stdout.strip()
+    assert written.startswith("mem_")
+    assert json.loads(state_path.read_text(encoding="utf-8"))["seq"] == committed  # never committed
+    assert storage.last_seq() > committed
+    other_storage, reopened = open_backends(tmp_path, commit_interval_ms=3_600_000)  # a new process
+    assert reopened.lag() == 0
+    expected = sorted([older.id, written])
+    assert sorted(c.memory_id for c in reopened.search("ns", TextQuery(text="pangolin"), 10)) == expected
+    index.sync()  # and one that was open all along
+    assert sorted(c.memory_id for c in index.search("ns", TextQuery(text="pangolin"), 10)) == expected
+    reopened.close()
+    other_storage.close()
+    index.close()
+    assert json.loads(state_path.read_text(encoding="utf-8"))["seq"] == storage.last_seq()
+    storage.close()

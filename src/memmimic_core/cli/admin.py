@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import output
-from .state import JsonOption, state_of
+from .state import ConfigOption, JsonOption, state_of
 
 if TYPE_CHECKING:
     from ..config import MemMimicConfig
@@ -21,9 +21,9 @@ config_app = typer.Typer(
 )
 
 
-def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def status(ctx: typer.Context, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Show counts per namespace, backends, index and embedder state, and warnings."""
-    info = state_of(ctx).store().status()
+    info = state_of(ctx, config).store().status()
     if as_json:
         output.print_json(info)
         return
@@ -35,6 +35,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 def metrics(
     ctx: typer.Context,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
     prometheus: Annotated[bool, typer.Option("--prometheus", help="Print Prometheus text format.")] = False,
 ) -> None:
@@ -45,7 +46,7 @@ def metrics(
     """
     if as_json and prometheus:
         raise typer.BadParameter("give --json or --prometheus, not both", param_hint="--prometheus")
-    store = state_of(ctx).store()
+    store = state_of(ctx, config).store()
     if prometheus:
         print(store.prometheus(), end="")
         return
@@ -110,9 +111,9 @@ def plugins(as_json: JsonOption = False) -> None:
     output.stdout_console().print(table)
 
 
-def reembed(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def reembed(ctx: typer.Context, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Re-embed every memory whose vector is missing or was made by another embedder."""
-    store = state_of(ctx).store()
+    store = state_of(ctx, config).store()
     with output.progress_bar() as bar:
         task = bar.add_task("re-embedding", total=None)
 
@@ -128,9 +129,9 @@ def reembed(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @config_app.command("show")
-def config_show(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def config_show(ctx: typer.Context, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Print the effective config, defaults (backend options too) filled in (YAML unless --json)."""
-    data = effective_config(state_of(ctx).config())
+    data = effective_config(state_of(ctx, config).config())
     if as_json:
         output.print_json(data)
     else:

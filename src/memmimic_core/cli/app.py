@@ -91,7 +91,7 @@ def _escape(text: str) -> str:
 ROOT_HELP = (
     "MemMimic: persistent, searchable memory for AI assistants.\n\n"
     "--config and --namespace go before the command (`memmimic -n work recall ...`); every command "
-    "that reads or writes memories also takes --namespace after its name."
+    "that reads or writes memories also takes them after its name (`memmimic recall ... -n work`)."
 )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from . import output
-from .state import JsonOption, NamespaceOption, state_of
+from .state import ConfigOption, JsonOption, NamespaceOption, state_of
 
 __all__ = ["register"]
 
@@ -61,10 +61,11 @@ def remember(
     tag: TagOption = None,
     metadata: MetadataOption = None,
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Store a memory and print its id."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     memory_id = state.store().remember(
         read_text_argument(text),
         memory_type=memory_type,
@@ -113,13 +114,14 @@ def recall(
         ),
     ] = False,
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits.")] = False,
 ) -> None:
     """Find the memories that best match QUERY, with per-source scores and ranks."""
     if archived and any_status:
         raise typer.BadParameter("give --archived or --any-status, not both", param_hint="--archived")
     status = "archived" if archived else None if any_status else "active"
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     hits = state.store().recall(
         query,
         limit,
@@ -142,10 +144,11 @@ def get(
     ctx: typer.Context,
     memory_id: Annotated[str, typer.Argument(metavar="ID", help="The memory's id.")],
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show one memory."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     memory = state.store().get(memory_id, namespace=state.ns(namespace))
     if as_json:
         output.print_json(memory.to_dict())
@@ -172,10 +175,11 @@ def update(
     status: Annotated[str | None, typer.Option("--status", help="active or archived.")] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in the history).")] = None,
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a memory; the old values stay in its history."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     memory = state.store().update(
         memory_id,
         content=read_text_argument(content) if content is not None else None,
@@ -197,10 +201,11 @@ def forget(
     ctx: typer.Context,
     memory_id: Annotated[str, typer.Argument(metavar="ID", help="The memory's id.")],
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Delete a memory for good."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     state.store().forget(memory_id, namespace=state.ns(namespace))
     if as_json:
         output.print_json({"id": memory_id, "forgotten": True})
@@ -212,10 +217,11 @@ def history(
     ctx: typer.Context,
     memory_id: Annotated[str, typer.Argument(metavar="ID", help="The memory's id.")],
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show the recorded changes of a memory, oldest first."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     entries = state.store().history(memory_id, namespace=state.ns(namespace))
     if as_json:
         output.print_json([entry.to_dict() for entry in entries])

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from . import output
-from .state import JsonOption, state_of
+from .state import ConfigOption, JsonOption, state_of
 
 __all__ = ["register"]
 
@@ -21,17 +21,18 @@ def serve(
         str | None,
         typer.Option(help="Bearer token HTTP clients must send (else MEMMIMIC_SERVER_TOKEN, server.token)."),
     ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Serve the MemMimic tools over MCP: stdio for Claude Desktop and IDE agents, or HTTP."""
     from ..mcp_server.cli import serve as run_server
 
-    path = state_of(ctx).config_path
+    path = state_of(ctx, config).config_path
     run_server(str(path) if path else None, http, host, port, token)
 
 
-def maintain(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def maintain(ctx: typer.Context, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Optimize the database, clean caches, catch up and optimize indexes; show what changed."""
-    report = state_of(ctx).store().maintain()
+    report = state_of(ctx, config).store().maintain()
     if as_json:
         output.print_json(report)
         return

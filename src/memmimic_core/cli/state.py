@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from ..config import MemMimicConfig
     from ..engine import MemMimic
 
-__all__ = ["CliState", "JsonOption", "NamespaceOption", "state_of"]
+__all__ = ["CliState", "ConfigOption", "JsonOption", "NamespaceOption", "state_of"]
+
+CONFIG_HELP = "YAML config file (default: --config before the command, or MEMMIMIC_CONFIG)."
 
 NAMESPACE_HELP = (
     "Namespace to read and write (default: --namespace before the command, MEMMIMIC_NAMESPACE, "
@@ -23,6 +25,12 @@ NamespaceOption = Annotated[
     str | None, typer.Option("--namespace", "-n", metavar="NAME", help=NAMESPACE_HELP, show_default=False)
 ]
 """The ``--namespace`` option every command that reads or writes memories accepts."""
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", metavar="FILE", help=CONFIG_HELP, show_default=False, dir_okay=False),
+]
+"""The ``--config`` option every command that opens the store accepts (no ``-c``: tales use it)."""
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 """The ``--json`` switch."""
@@ -65,10 +73,15 @@ class CliState:
             store.close()
 
 
-def state_of(ctx: typer.Context) -> CliState:
-    """The :class:`CliState` of the running command (a default one outside the root app)."""
+def state_of(ctx: typer.Context, config: Path | None = None) -> CliState:
+    """The :class:`CliState` of the running command (a default one outside the root app).
+
+    :param config: the command's own ``--config``; it wins over the root's and ``MEMMIMIC_CONFIG``.
+    """
     obj = ctx.find_object(CliState)
     if obj is None:
         obj = CliState()
         ctx.find_root().obj = obj
+    if config is not None:
+        obj.config_path = config
     return obj

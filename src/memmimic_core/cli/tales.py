@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from . import output
-from .state import JsonOption, NamespaceOption, state_of
+from .state import ConfigOption, JsonOption, NamespaceOption, state_of
 
 __all__ = ["register", "tales_app"]
 
@@ -32,10 +32,11 @@ def list_tales(
     ] = None,
     deleted: Annotated[bool, typer.Option("--deleted", help="Include soft-deleted tales.")] = False,
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List the latest version of each tale."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     tales = state.store().tales.list(
         category=category, query=query, include_deleted=deleted, namespace=state.ns(namespace)
     )
@@ -53,10 +54,11 @@ def show(
         int | None, typer.Option("--version", "-v", help="A given version (default: latest).")
     ] = None,
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Print a tale (its latest version unless --version)."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     tale = state.store().tales.load(name, version=version, namespace=state.ns(namespace))
     if as_json:
         output.print_json(tale.to_dict())
@@ -77,11 +79,12 @@ def save(
         list[str] | None, typer.Option("--tag", "-t", metavar="TAG", help="A tag (repeat for several).")
     ] = None,
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Save a tale from --content, --file or standard input; saving again adds a version."""
     text = _read_content(content, file)
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     tale = state.store().tales.save(
         name, text, category=category, tags=tag or None, namespace=state.ns(namespace)
     )
@@ -116,10 +119,11 @@ def delete(
         bool, typer.Option("--purge", help="Delete every version for good (not restorable).")
     ] = False,
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Delete a tale (restorable with `tales restore` unless --purge)."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     ns = state.ns(namespace)
     found = state.store().tales.delete(name, purge=purge, namespace=ns)
     if not found:
@@ -134,10 +138,14 @@ def delete(
 
 @tales_app.command("restore")
 def restore(
-    ctx: typer.Context, name: NameArgument, namespace: NamespaceOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    name: NameArgument,
+    namespace: NamespaceOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Undo the soft delete of a tale."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     tale = state.store().tales.restore(name, namespace=state.ns(namespace))
     if as_json:
         output.print_json(tale.to_dict())
@@ -147,10 +155,14 @@ def restore(
 
 @tales_app.command("versions")
 def versions(
-    ctx: typer.Context, name: NameArgument, namespace: NamespaceOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    name: NameArgument,
+    namespace: NamespaceOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List every version of a tale, oldest first."""
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     tales = state.store().tales.versions(name, namespace=state.ns(namespace))
     if as_json:
         output.print_json([tale.to_dict() for tale in tales])

@@ -12,7 +12,7 @@ from typing import IO, Annotated, Any
 import typer
 
 from . import output
-from .state import JsonOption, NamespaceOption, state_of
+from .state import ConfigOption, JsonOption, NamespaceOption, state_of
 
 __all__ = ["read_records", "register"]
 
@@ -29,12 +29,13 @@ def export(
     ] = False,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", help="Export every namespace.")] = False,
     namespace: NamespaceOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write the memories of a namespace (or all) as JSON lines, one memory per line."""
     from .. import validation
 
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     store = state.store()
     ns = None if all_namespaces else validation.check_namespace(state.ns(namespace) or store.config.namespace)
     batches = store.storage.iter_memories(ns, with_embedding=with_embeddings)
@@ -106,6 +107,7 @@ def import_(
             show_default=False,
         ),
     ] = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Store the memories of an export; all or nothing, re-embedded by this store's embedder.
@@ -113,7 +115,7 @@ def import_(
     Content, type, importance, metadata, tags and archived status are kept; ids and
     timestamps are new.
     """
-    state = state_of(ctx)
+    state = state_of(ctx, config)
     source = "<stdin>" if str(file) == "-" else str(file)
     if str(file) == "-":
         records = read_records(iter(sys.stdin), source)

@@ -33,6 +33,7 @@ class MemoryBrief(BaseModel):
 
     id: str
     content: str | None
+    truncated: bool = Field(default=False, description="content was cut to fit max_tokens")
     chars: int
     score: float | None = None
     memory_type: str
@@ -71,6 +72,9 @@ class ThinkResult(BaseModel):
     gaps: list[Gap]
     contradictions: list[Contradiction]
     questions: list[str]
+    omitted: int = Field(
+        default=0, description="relevant memories left out of memories to stay within max_tokens"
+    )
 
 
 class Round(BaseModel):
@@ -87,6 +91,9 @@ class SocraticResult(BaseModel):
     topic: str
     rounds: list[Round]
     memories: list[MemoryBrief]
+    omitted: int = Field(
+        default=0, description="relevant memories left out of memories to stay within max_tokens"
+    )
 
 
 class PatternsResult(BaseModel):
@@ -149,7 +156,3 @@ def age_bucket(days: float) -> str:
         if days <= limit:
             return name
     return "older"
-
-
-def _stem(word: str) -> str:
-    return word[:5] if len(word) > 5 else word

@@ -32,8 +32,9 @@ CxdFunction = Literal["CONTROL", "CONTEXT", "DATA"]
 class StatusResult(BaseModel):
     """Counts, backends, index and embedder state, warnings, and (with detail) metrics."""
 
-    namespace: str
-    memories: dict[str, int]
+    namespace: str = Field(description="the namespace asked about (default from config)")
+    namespace_memories: int = Field(description="memories stored in that namespace")
+    memories: dict[str, int] = Field(description="memories per namespace, every namespace")
     total_memories: int
     backends: dict[str, Any]
     warnings: list[str]
@@ -223,15 +224,19 @@ def register(server: MCPServer, state: ServerState) -> None:
         detail: Annotated[
             bool, Field(description="include storage, cache and per-operation metrics")
         ] = False,
+        namespace: Namespace = None,
     ) -> StatusResult:
-        """Report how the memory is doing: counts per namespace, backends, index lag, embedder
-        state, quality settings and warnings (alert thresholds); with detail, the metrics too."""
+        """Report how the memory is doing: counts per namespace (and of the one asked about),
+        backends, index lag, embedder state, quality settings and warnings (alert thresholds);
+        with detail, the metrics too."""
+        ns = state.memory._ns(namespace)
         s = state.memory.status()
         extra: dict[str, Any] = {
             k: s[k] for k in ("storage", "cache", "metrics", "data_dir", "last_change") if k in s
         }
         return StatusResult(
-            namespace=s["namespace"],
+            namespace=ns,
+            namespace_memories=s["memories"].get(ns, 0),
             memories=s["memories"],
             total_memories=s["total_memories"],
             backends=s["backends"],

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel, Field
 
+from ...errors import InvalidInputError
 from ...insight import TaleDraft, context_tale
 from ..budget import decode_cursor, encode_cursor, fit, request_key
 from ..schemas import ContentMode, TaleView, shrink_text, tale_view
@@ -137,6 +138,8 @@ def register(server: MCPServer, state: ServerState) -> None:
         """Delete a tale: soft by default (restorable with restore=true), or purge every version."""
         mm = state.memory
         ns = mm._ns(namespace)
+        if restore and purge:
+            raise InvalidInputError("give purge=true or restore=true, not both")
         if restore:
             tale = mm.tales.restore(name, namespace=ns)
             return TaleDeleted(

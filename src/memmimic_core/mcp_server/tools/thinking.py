@@ -44,11 +44,13 @@ def register(server: MCPServer, state: ServerState) -> None:
         """Lay out what memory knows about a query: relevant memories grouped by CXD function
         and by age, gaps (query terms no relevant memory covers, and where else they occur),
         contradictions (similar memories where one negates the other or the numbers differ),
-        and questions built from those findings. Computed from the data; writes nothing."""
+        and questions built from those findings. Computed from the data; writes nothing.
+        Memories that do not fit max_tokens are left out of the list and counted in omitted."""
         result = think_with_memory(
             state.memory, query, limit=limit, namespace=namespace, config=state.quality
         )
-        return result.model_copy(update={"memories": _page(result.memories, content, max_tokens)})
+        page = _page(result.memories, content, max_tokens)
+        return result.model_copy(update={"memories": page, "omitted": len(result.memories) - len(page)})
 
     @server.tool(name="analyze_memory_patterns", structured_output=True)
     @guard
@@ -81,11 +83,13 @@ def register(server: MCPServer, state: ServerState) -> None:
         """Examine what memory holds about a topic with Socratic questions, each built from the
         memories it cites: which sense of a term is meant, what supports the top claim, which
         memories disagree or changed, what follows from recorded decisions, and what would make
-        the most relied-on memory false. Writes nothing."""
+        the most relied-on memory false. Writes nothing. Memories that do not fit max_tokens are
+        left out of the list and counted in omitted."""
         result = socratic_dialogue(
             state.memory, topic, depth=depth, limit=limit, namespace=namespace, config=state.quality
         )
-        return result.model_copy(update={"memories": _page(result.memories, content, max_tokens)})
+        page = _page(result.memories, content, max_tokens)
+        return result.model_copy(update={"memories": page, "omitted": len(result.memories) - len(page)})
 
 
 def _page(memories: list[MemoryBrief], content: ContentMode, max_tokens: int) -> list[MemoryBrief]:
