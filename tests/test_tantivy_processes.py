@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -252,23 +253,23 @@ def test_a_write_in_one_process_is_found_at_once_in_another_and_once_after_its_c
     storage.close()
 
 
-CRASHER = r"""
-import os, sys
-from pathlib import Path
-from memmimic_core.models import NewMemory
-from memmimic_core.plugins import build_plugin_manager, collect_backends
-from memmimic_core.protocols import BackendContext
-
-backends = collect_backends(build_plugin_manager())
-context = BackendContext(data_dir=Path(sys.argv[1]), store_id="shared")
-storage = backends["storage"].create("sqlite", {}, context, "storage")
-context.storage = storage
-index = backends["text_index"].create("tantivy", {"commit_interval_ms": 3_600_000}, context, "text_index")
+# the child opens the backends with this module's own open_backends (shipped as source)
+CRASHER = (
+    "import os, sys\n"
+    "from pathlib import Path\n"
+    "from typing import Any\n"
+    "from memmimic_core.models import NewMemory\n"
+    "from memmimic_core.plugins import build_plugin_manager, collect_backends\n"
+    "from memmimic_core.protocols import BackendContext\n"
+    + inspect.getsource(open_backends)
+    + r"""
+storage, index = open_backends(Path(sys.argv[1]), commit_interval_ms=3_600_000)
 (memory,) = storage.add([NewMemory(namespace="ns", content="a pangolin written just before the crash")])
 index.sync()  # into the in-memory tail only: the database has it, the on-disk index doesn't
 print(memory.id, flush=True)
 os._exit(9)  # no close, no commit
 """
+)
 
 
 def test_a_crash_between_the_database_commit_and_the_index_commit_loses_nothing(tmp_path: Path) -> None:

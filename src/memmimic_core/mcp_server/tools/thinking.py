@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from ...insight import (
-    MemoryBrief,
     PatternsResult,
     SocraticResult,
     ThinkResult,
@@ -49,8 +48,7 @@ def register(server: MCPServer, state: ServerState) -> None:
         result = think_with_memory(
             state.memory, query, limit=limit, namespace=namespace, config=state.quality
         )
-        page = _page(result.memories, content, max_tokens)
-        return result.model_copy(update={"memories": page, "omitted": len(result.memories) - len(page)})
+        return _page(result, content, max_tokens)
 
     @server.tool(name="analyze_memory_patterns", structured_output=True)
     @guard
@@ -88,12 +86,16 @@ def register(server: MCPServer, state: ServerState) -> None:
         result = socratic_dialogue(
             state.memory, topic, depth=depth, limit=limit, namespace=namespace, config=state.quality
         )
-        page = _page(result.memories, content, max_tokens)
-        return result.model_copy(update={"memories": page, "omitted": len(result.memories) - len(page)})
+        return _page(result, content, max_tokens)
 
 
-def _page(memories: list[MemoryBrief], content: ContentMode, max_tokens: int) -> list[MemoryBrief]:
+_Paged = TypeVar("_Paged", ThinkResult, SocraticResult)
+
+
+def _page(result: _Paged, content: ContentMode, max_tokens: int) -> _Paged:
+    """``result`` with only the memories that fit ``max_tokens``, counting the others in ``omitted``."""
+    memories = result.memories
     if content == "metadata":
         memories = [m.model_copy(update={"content": None}) for m in memories]
     page, _ = fit(memories, max_tokens, shrink_text)
-    return page
+    return result.model_copy(update={"memories": page, "omitted": len(memories) - len(page)})
