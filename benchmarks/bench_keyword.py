@@ -25,6 +25,7 @@ import random
 import re
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -226,6 +227,20 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def git_commit() -> str | None:
+    """The checkout's commit (``+dirty`` when it has changes), or None outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def main() -> None:
     """Parse arguments, run, print markdown, write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -243,6 +258,9 @@ def main() -> None:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "commit": git_commit(),
+            "load_average_start": [round(x, 2) for x in os.getloadavg()],
         },
         "scale": [],
     }
@@ -255,6 +273,7 @@ def main() -> None:
         queries = rng.sample(questions, min(args.queries, len(questions)))
         for size in sizes:
             report["scale"].append(scale_run(size, words, weights, queries, args.seed, options["tantivy"]))
+    report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(markdown(report))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
