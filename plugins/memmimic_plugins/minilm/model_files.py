@@ -139,6 +139,10 @@ class ModelFiles:
         return digest.hexdigest()[:12]
 
     def fingerprint(self, *, quantized: bool) -> str:
-        """``name/dimension/weights-digest`` (+ ``+int8``): the same for the ONNX and torch runtimes."""
+        """``name/dimension/weights-digest`` (+ ``+int8pc``): the same for the ONNX and torch runtimes.
+
+        ``+int8pc`` names the per-channel int8 graph; stores embedded with the earlier per-tensor
+        graph (``+int8``) hold different vectors and are asked to reembed.
+        """
         base = f"{self.display_name}/{self.dimension}/{self.weights_digest}"
-        return base + "+int8" if quantized else base
+        return base + "+int8pc" if quantized else base

@@ -37,7 +37,7 @@ def cached_onnx_path(files: ModelFiles, cache_dir: Path, *, quantized: bool) -> 
         [str(files.path), files.weights_digest, weights.st_size, weights.st_mtime_ns, OPSET, EXPORT_FORMAT]
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    suffix = "int8" if quantized else "fp32"
+    suffix = "int8pc" if quantized else "fp32"
     return cache_dir / f"{files.display_name}-{digest}-{suffix}.onnx"
 
 
@@ -146,7 +146,11 @@ def fuse_bert_graph(graph: Path, model_dir: Path) -> None:
 
 
 def quantize_int8(fp32: Path, out: Path) -> None:
-    """Write an int8 dynamically quantized copy of ``fp32`` to ``out``."""
+    """Write an int8 dynamically quantized copy of ``fp32`` to ``out``, weights per channel.
+
+    Per-tensor weight scales cost too much accuracy on MiniLM (mean cosine 0.953 to the fp32
+    vectors on LoCoMo turns); one scale per output channel keeps it at ~0.99.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = _atomic_target(out)
@@ -157,6 +161,7 @@ def quantize_int8(fp32: Path, out: Path) -> None:
             str(fp32),
             str(tmp),
             weight_type=QuantType.QInt8,
+            per_channel=True,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops lack shape info
         )
         os.replace(tmp, out)
