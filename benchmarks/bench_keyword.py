@@ -20,18 +20,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from memmimic_core.bench.speed_env import machine_info, machine_load
 from memmimic_core.models import NewMemory, TextQuery
 from memmimic_core.plugins import build_plugin_manager, collect_backends
 from memmimic_core.protocols import BackendContext, Storage, TextIndex
@@ -227,20 +226,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def git_commit() -> str | None:
-    """The checkout's commit (``+dirty`` when it has changes), or None outside git."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
 def main() -> None:
     """Parse arguments, run, print markdown, write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -254,14 +239,7 @@ def main() -> None:
     args = parser.parse_args()
     options = {"tantivy": json.loads(args.tantivy_options)}
     report: dict[str, Any] = {
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "commit": git_commit(),
-            "load_average_start": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine_info(),  # CPU, cores, Python, load average, commit
         "scale": [],
     }
     if not args.skip_locomo:
@@ -273,7 +251,7 @@ def main() -> None:
         queries = rng.sample(questions, min(args.queries, len(questions)))
         for size in sizes:
             report["scale"].append(scale_run(size, words, weights, queries, args.seed, options["tantivy"]))
-    report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["machine"]["load_average_end"] = machine_load()
     print(markdown(report))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")

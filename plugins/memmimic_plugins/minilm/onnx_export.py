@@ -20,7 +20,7 @@ from pathlib import Path
 
 from memmimic_core.errors import MissingResourceError
 
-from .model_files import ModelFiles, offline_environ
+from .model_files import INT8_TAG, ModelFiles, offline_environ
 
 __all__ = ["EXPORT_FORMAT", "OPSET", "cached_onnx_path", "ensure_onnx"]
 
@@ -37,7 +37,7 @@ def cached_onnx_path(files: ModelFiles, cache_dir: Path, *, quantized: bool) -> 
         [str(files.path), files.weights_digest, weights.st_size, weights.st_mtime_ns, OPSET, EXPORT_FORMAT]
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    suffix = "int8pc" if quantized else "fp32"
+    suffix = INT8_TAG if quantized else "fp32"
     return cache_dir / f"{files.display_name}-{digest}-{suffix}.onnx"
 
 
