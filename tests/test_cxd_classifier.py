@@ -105,9 +105,10 @@ def minilm_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.model
 class TestCxdMiniLMContract(ClassifierContract):
-    """The contract with both signals, on the MiniLM embedder."""
+    """The contract with both signals, on the MiniLM embedder (the int8 default)."""
 
     backend_name = "cxd"
+    batch_confidence_atol = 0.02  # int8 vectors move a little with their batch-mates
 
     @pytest.fixture
     def backend_context(self, minilm_data_dir: Path, minilm: Embedder) -> BackendContext:

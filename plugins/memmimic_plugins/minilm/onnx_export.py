@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -149,7 +150,9 @@ def quantize_int8(fp32: Path, out: Path) -> None:
     """Write an int8 dynamically quantized copy of ``fp32`` to ``out``, weights per channel.
 
     Per-tensor weight scales cost too much accuracy on MiniLM (mean cosine 0.953 to the fp32
-    vectors on LoCoMo turns); one scale per output channel keeps it at ~0.99.
+    vectors on LoCoMo turns); one scale per output channel keeps it at ~0.99. The quantizer
+    writes a shape-inferred copy next to its input, so it works on a private link to ``fp32``
+    in a directory of its own: processes exporting at once never read each other's files.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -157,13 +160,19 @@ def quantize_int8(fp32: Path, out: Path) -> None:
     try:
         import onnx
 
-        quantize_dynamic(
-            str(fp32),
-            str(tmp),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops lack shape info
-        )
+        with tempfile.TemporaryDirectory(prefix=".quantize-", dir=out.parent) as work:
+            source = Path(work) / fp32.name
+            try:
+                os.link(fp32, source)
+            except OSError:  # another file system, or links not allowed
+                shutil.copyfile(fp32, source)
+            quantize_dynamic(
+                str(source),
+                str(tmp),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops lack shapes
+            )
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -31,6 +31,9 @@ class ClassifierContract:
 
     backend_name: ClassVar[str | None] = None
     backend_options: ClassVar[Mapping[str, Any]] = {}
+    #: tolerance for a confidence in a batch vs one by one (a classifier over a dynamically
+    #: quantized embedder sees vectors that depend a little on their batch-mates)
+    batch_confidence_atol: ClassVar[float] = 1e-4
 
     @pytest.fixture
     def classifier(
@@ -70,7 +73,7 @@ class ClassifierContract:
             (single,) = classifier.classify([text])
             assert single[0] == result[0]
             if result[1] is not None:
-                assert single[1] == pytest.approx(result[1], abs=1e-4)
+                assert single[1] == pytest.approx(result[1], abs=self.batch_confidence_atol)
 
     def test_same_text_same_answer(self, classifier: Classifier) -> None:
         assert classifier.classify(list(TEXTS)) == classifier.classify(list(TEXTS))
