@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -261,7 +262,7 @@ def test_processes_quantizing_at_once_all_get_the_graph(
     onnx_embedder.embed(["make sure the fp32 export exists"])
     files = onnx_embedder.files
     fp32 = cached_onnx_path(files, tmp_path, quantized=False)
-    fp32.write_bytes(cached_onnx_path(files, onnx_embedder.cache_dir, quantized=False).read_bytes())
+    shutil.copyfile(cached_onnx_path(files, onnx_embedder.cache_dir, quantized=False), fp32)
     target = cached_onnx_path(files, tmp_path, quantized=True)
     command = [sys.executable, "-m", "memmimic_plugins.minilm.onnx_export", "--model", str(files.path)]
     command += ["--out", str(fp32), "--int8-out", str(target)]

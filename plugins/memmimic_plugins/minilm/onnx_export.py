@@ -154,28 +154,25 @@ def quantize_int8(fp32: Path, out: Path) -> None:
     writes a shape-inferred copy next to its input, so it works on a private link to ``fp32``
     in a directory of its own: processes exporting at once never read each other's files.
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = _atomic_target(out)
-    try:
-        import onnx
-
-        with tempfile.TemporaryDirectory(prefix=".quantize-", dir=out.parent) as work:
-            source = Path(work) / fp32.name
-            try:
-                os.link(fp32, source)
-            except OSError:  # another file system, or links not allowed
-                shutil.copyfile(fp32, source)
-            quantize_dynamic(
-                str(source),
-                str(tmp),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops lack shapes
-            )
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # the private directory also holds the output until it is complete, and goes on any failure
+    with tempfile.TemporaryDirectory(prefix=".quantize-", dir=out.parent) as work:
+        source, target = Path(work) / fp32.name, Path(work) / out.name
+        try:
+            os.link(fp32, source)
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(fp32, source)
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops lack shapes
+        )
+        os.chmod(target, 0o644)
+        os.replace(target, out)
 
 
 def main(argv: list[str] | None = None) -> int:
