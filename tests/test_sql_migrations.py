@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from memmimic_core.errors import ConfigError, StorageError
+from memmimic_core.models import Filters
 from memmimic_core.protocols import BackendContext
 from memmimic_plugins.sql import migrate
 from memmimic_plugins.sql.postgresql import PostgresqlStorage
@@ -197,31 +198,45 @@ def test_counts_per_embedder_read_only_their_partial_index(tmp_path: Path) -> No
 
 
 def test_lookups_by_id_read_rows_by_key_not_by_walking_the_namespace(tmp_path: Path) -> None:
-    """SQLite without statistics would walk ix_memories_ns_status for ``id IN (…)``: a scan."""
+    """SQLite without statistics would walk ix_memories_ns_status for ``id IN (…)``: a scan.
+
+    Every statement the lookups run, through SQLAlchemy or as text on the driver's cursor
+    (``get``, ``locate``), is caught by sqlite3's trace hook with its parameters filled in.
+    """
     from memmimic_core.models import NewMemory
 
     storage = open_sqlite(tmp_path / "store.db")
-    statements: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "UPDATE")) and "by_id" in statement:
-            statements.append((statement, params))
-
+    statements: list[str] = []
     engine = storage.store.engine
-    sa.event.listen(engine, "before_cursor_execute", capture)
+
+    def trace(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.set_trace_callback(statements.append)
+
+    sa.event.listen(engine, "connect", trace)
+    engine.dispose()  # the next connections are traced
     try:
         made = storage.add([NewMemory(namespace="ns", content=f"note {i}") for i in range(30)])
         ids = [m.id for m in made[:5]]
+        statements.clear()
         assert [m.id for m in storage.get(ids, "ns")] == ids
         assert storage.get(ids, "other") == []  # the namespace still applies
         assert sorted(r.id for r in storage.locate("ns", ids=ids)) == sorted(ids)
+        assert sorted(r.id for r in storage.locate("ns", Filters(tags=("t",), status=None), ids=ids)) == []
         storage.touch(ids, "ns", made[0].created_at)
+        assert {m.access_count for m in storage.get(ids, "ns", Filters(metadata={"k": None}))} == set()
         assert {m.access_count for m in storage.get(ids, "ns")} == {1}
-        assert len(statements) >= 3
+        lookups = [
+            s for s in statements if s.lstrip().upper().startswith(("SELECT", "UPDATE")) and ids[0] in s
+        ]
+        assert len(lookups) >= 6
+        sa.event.remove(engine, "connect", trace)
+        engine.dispose()
         with engine.connect() as conn:
-            for statement, params in statements:
-                plan = str(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params).all())
-                assert "INTEGER PRIMARY KEY" in plan and "ix_memories_ns" not in plan, plan
+            for statement in lookups:
+                plan = str(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement).all())
+                by_key = "INTEGER PRIMARY KEY" in plan or "sqlite_autoindex_memories_1 (id=?)" in plan
+                assert by_key and "ix_memories_ns" not in plan, (statement, plan)
     finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
+        if sa.event.contains(engine, "connect", trace):
+            sa.event.remove(engine, "connect", trace)
         storage.close()

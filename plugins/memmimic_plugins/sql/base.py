@@ -30,6 +30,7 @@ from memmimic_core.models import (
 from memmimic_core.validation import check_namespace
 
 from .connection import CHUNK, unique
+from .driver_reads import DriverReadMixin
 from .embeddings import EmbeddingStoreMixin
 from .rows import (
     content_hash,
@@ -70,7 +71,7 @@ def _check_key(memory_id: object, namespace: object) -> None:
         raise InvalidInputError(f"namespace must be text, got {type(namespace).__name__}")
 
 
-class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
+class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
     """Memories, history, change sequence, embeddings and tales over one SQLAlchemy engine."""
 
     # -- query pieces -----------------------------------------------------------------------
@@ -193,6 +194,10 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
         wanted = unique([i for i in ids if isinstance(i, str)])
         if not wanted:
             return []
+        driver_where = self._driver_filters(filters)
+        if driver_where is not None:
+            found = self._driver_get(wanted, namespace, driver_where)
+            return [found[i] for i in wanted if i in found]
         clauses = self.filter_clauses(filters)
 
         def work(conn: Connection) -> dict[str, Memory]:
@@ -224,6 +229,9 @@ class SqlStore(EmbeddingStoreMixin, TaleStoreMixin):
             raise InvalidInputError(f"rowids must be integers, got {list(rowids)[:5]!r}") from None
         if not wanted_ids and not wanted_rowids:
             return []
+        driver_where = self._driver_filters(filters)
+        if driver_where is not None:
+            return self._driver_locate(namespace, driver_where, wanted_ids, wanted_rowids)
         clauses = self.filter_clauses(filters)
 
         def work(conn: Connection) -> dict[int, MemoryRef]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -104,6 +105,10 @@ class PostgresStore(SqlStore):
             raise InvalidInputError("refusing to drop the public schema")
         schema = self.schema
         self.run_write(lambda conn: conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+    def _id_list(self, column: str, values: Sequence[Any], sql_type: str) -> tuple[str, Any]:
+        # typed, so the index on the column serves the comparison
+        return f"{column} = ANY(%s::{sql_type}[])", list(values)
 
     def _metadata_equals(self, key: str, value: Any) -> sa.ColumnElement[bool]:
         try:

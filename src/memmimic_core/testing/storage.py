@@ -205,6 +205,50 @@ class StorageContract:
         with pytest.raises(InvalidInputError):
             storage.locate("ns", rowids=["x"])  # type: ignore[list-item]
 
+    def test_locate_and_get_apply_every_filter_as_filters_matches_does(self, storage: Storage) -> None:
+        added = storage.add(
+            [
+                new("a", memory_type="technical", tags=("x", "y"), cxd_function="DATA", metadata={"k": 1}),
+                new("b", memory_type="personal", tags=("x",), cxd_function="CONTROL", metadata={"k": "1"}),
+                new("c", memory_type="technical", metadata={"k": None}),
+                new("d", memory_type="personal", tags=("y",), cxd_function="DATA"),
+            ]
+        )
+        storage.update(added[3].id, "ns", MemoryPatch(status="archived"))
+        full = storage.get([m.id for m in added], "ns", Filters(status=None))
+        stamp = full[1].created_at
+        cases = [
+            Filters(),
+            Filters(status=None),
+            Filters(status="archived"),
+            Filters(memory_type="technical"),
+            Filters(cxd_function="DATA", status=None),
+            Filters(tags=("x",)),
+            Filters(tags=("x", "y"), status=None),
+            Filters(tags=("missing",)),
+            Filters(since=stamp, status=None),  # since is inclusive, until exclusive
+            Filters(until=stamp, status=None),
+            Filters(since=stamp, until=stamp + timedelta(microseconds=1)),
+            Filters(metadata={"k": 1}),
+            Filters(memory_type="personal", tags=("x",), cxd_function="CONTROL", since=stamp),
+        ]
+        ids, rowids = [m.id for m in added], [m.rowid for m in added]
+        for filters in cases:
+            expected = [m.id for m in full if filters.matches(m)]
+            assert [m.id for m in storage.get(ids, "ns", filters)] == expected, filters
+            assert sorted(r.id for r in storage.locate("ns", filters, ids=ids)) == sorted(expected), filters
+            assert sorted(r.id for r in storage.locate("ns", filters, rowids=rowids)) == sorted(expected), (
+                filters
+            )
+            for ref in storage.locate("ns", filters, ids=ids):
+                memory = next(m for m in full if m.id == ref.id)
+                assert (ref.rowid, ref.memory_type, ref.created_at) == (
+                    memory.rowid,
+                    memory.memory_type,
+                    memory.created_at,
+                )
+                assert ref.created_at.utcoffset() == timedelta(0)
+
     def test_a_failing_batch_writes_nothing(self, storage: Storage) -> None:
         bad = new("bad", embedding=vec(float("nan"), 1.0))
         with pytest.raises(InvalidInputError):
