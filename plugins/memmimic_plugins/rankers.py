@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from math import isfinite
+from operator import itemgetter
 from typing import ClassVar, Literal
 
 from pydantic import Field, NonNegativeFloat
@@ -31,14 +33,16 @@ def rank_sources(sources: Mapping[str, Sequence[Candidate]]) -> dict[str, list[t
     """
     ranked: dict[str, list[tuple[Candidate, int]]] = {}
     for source, candidates in sources.items():
-        best: dict[str, Candidate] = {}
+        best: dict[str, tuple[float, Candidate]] = {}
         for candidate in candidates:
+            score = candidate.score
+            key = score if isfinite(score) else _finite(score)
             kept = best.get(candidate.memory_id)
-            if kept is None or _finite(candidate.score) > _finite(kept.score):
-                best[candidate.memory_id] = candidate
-        ordered = sorted(best.values(), key=lambda c: -_finite(c.score))
+            if kept is None or key > kept[0]:
+                best[candidate.memory_id] = (key, candidate)
+        ordered = sorted(best.values(), key=itemgetter(0), reverse=True)  # reverse keeps it stable
         if ordered:
-            ranked[source] = [(c, rank) for rank, c in enumerate(ordered, start=1)]
+            ranked[source] = [(c, rank) for rank, (_, c) in enumerate(ordered, start=1)]
     return ranked
 
 
@@ -49,45 +53,62 @@ def _finite(score: float) -> float:
     return max(-1e308, min(1e308, score))
 
 
-def _union_terms(*term_lists: Sequence[str]) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for terms in term_lists:
-        for term in terms:
-            seen.setdefault(term, None)
-    return tuple(seen)
+# what one source said of one memory: (source, candidate, normalized score, rank)
+_Seen = tuple[str, Candidate, float, int]
+
+
+def _union_terms(seen: Sequence[_Seen]) -> tuple[str, ...]:
+    if len(seen) == 1:
+        return tuple(dict.fromkeys(seen[0][1].matched_terms))
+    found: dict[str, None] = {}
+    for _, candidate, _, _ in seen:
+        for term in candidate.matched_terms:
+            found.setdefault(term, None)
+    return tuple(found)
+
+
+def _collect(
+    ranked: Mapping[str, Sequence[tuple[Candidate, int]]],
+    normalized: Mapping[str, Sequence[float]],
+    value: Callable[[str, float, int], float],
+) -> tuple[dict[str, float], dict[str, list[_Seen]]]:
+    """Sum ``value(source, normalized, rank)`` per memory; keep what each source said of it."""
+    totals: dict[str, float] = {}
+    seen: dict[str, list[_Seen]] = {}
+    for source, entries in ranked.items():
+        for (candidate, rank), norm in zip(entries, normalized[source], strict=True):
+            mid = candidate.memory_id
+            got = seen.get(mid)
+            if got is None:
+                seen[mid] = [(source, candidate, norm, rank)]
+                totals[mid] = value(source, norm, rank)
+            else:
+                got.append((source, candidate, norm, rank))
+                totals[mid] += value(source, norm, rank)
+    return totals, seen
 
 
 def _finish(
     scores: dict[str, float],
-    explained: dict[str, dict[str, SourceScore]],
-    terms: dict[str, list[Sequence[str]]],
+    seen: dict[str, list[_Seen]],
     limit: int,
     share: Callable[[str, SourceScore], float] | None = None,
     bonus: Callable[[str], float] | None = None,
 ) -> list[Fused]:
-    """Order and cut to ``limit``; with ``share`` (explain), break each kept score down."""
+    """Order and cut to ``limit``; only the kept memories get their per-source breakdown
+    (and, with ``share`` for explain, what each source added)."""
     order = sorted(scores, key=lambda mid: (-scores[mid], mid))[: max(0, limit)]
-    if share is None:
-        return [
-            Fused(
-                memory_id=mid,
-                score=scores[mid],
-                sources=explained[mid],
-                matched_terms=_union_terms(*terms[mid]),
-            )
-            for mid in order
-        ]
-    return [
-        Fused(
-            memory_id=mid,
-            score=scores[mid],
-            sources=explained[mid],
-            matched_terms=_union_terms(*terms[mid]),
-            contributions={source: share(source, seen) for source, seen in explained[mid].items()},
-            bonus=bonus(mid) if bonus is not None else 0.0,
-        )
-        for mid in order
-    ]
+    out = []
+    for mid in order:
+        said = seen[mid]
+        sources = {source: SourceScore(c.score, norm, rank) for source, c, norm, rank in said}
+        if share is None:
+            out.append(Fused(mid, scores[mid], sources, _union_terms(said)))
+        else:
+            contributions = {source: share(source, s) for source, s in sources.items()}
+            extra = bonus(mid) if bonus is not None else 0.0
+            out.append(Fused(mid, scores[mid], sources, _union_terms(said), contributions, extra))
+    return out
 
 
 class WeightedRanker:
@@ -141,7 +162,7 @@ class WeightedRanker:
 
     def normalize(self, scores: Sequence[float]) -> list[float]:
         """Map one source's raw scores into [0, 1]; a lone or all-equal list maps to 1.0."""
-        values = [_finite(s) for s in scores]
+        values = [s if isfinite(s) else _finite(s) for s in scores]
         high, low = max(values), min(values)
         if self.options.normalization == "max":
             if high <= 0:
@@ -156,37 +177,33 @@ class WeightedRanker:
     ) -> list[Fused]:
         """Return at most ``limit`` fused results, best first (with their breakdown if ``explain``)."""
         ranked = rank_sources(sources)
-        total_weight = sum(self.weight(source) for source in ranked)
-        weighted: dict[str, float] = {}
-        agreeing: dict[str, int] = {}
-        explained: dict[str, dict[str, SourceScore]] = {}
-        terms: dict[str, list[Sequence[str]]] = {}
-        for source, entries in ranked.items():
-            w = self.weight(source)
-            normalized = self.normalize([c.score for c, _ in entries])
-            for (candidate, rank), norm in zip(entries, normalized, strict=True):
-                mid = candidate.memory_id
-                explained.setdefault(mid, {})[source] = SourceScore(
-                    score=candidate.score, normalized=norm, rank=rank
-                )
-                terms.setdefault(mid, []).append(candidate.matched_terms)
-                weighted[mid] = weighted.get(mid, 0.0) + w * norm
-                agreeing[mid] = agreeing.get(mid, 0) + (1 if w > 0 else 0)
+        weights = {source: self.weight(source) for source in ranked}
+        total_weight = sum(weights.values())
+        normalized = {
+            source: self.normalize([c.score for c, _ in entries]) for source, entries in ranked.items()
+        }
+        weighted, seen = _collect(ranked, normalized, lambda source, norm, _rank: weights[source] * norm)
         bonus = self.options.convergence_bonus
+
+        counted = {source for source, w in weights.items() if w > 0}  # a source weighted 0 agrees with none
+
+        def agreeing(mid: str) -> int:
+            said = seen[mid]
+            return len(said) if len(counted) == len(weights) else sum(1 for x in said if x[0] in counted)
+
         scores = {
-            mid: (value / total_weight if total_weight > 0 else 0.0) + bonus * max(0, agreeing[mid] - 1)
+            mid: (value / total_weight if total_weight > 0 else 0.0) + bonus * max(0, agreeing(mid) - 1)
             for mid, value in weighted.items()
         }
         if not explain:
-            return _finish(scores, explained, terms, limit)
-        share = {source: self.weight(source) / total_weight if total_weight > 0 else 0.0 for source in ranked}
+            return _finish(scores, seen, limit)
+        share = {source: w / total_weight if total_weight > 0 else 0.0 for source, w in weights.items()}
         return _finish(
             scores,
-            explained,
-            terms,
+            seen,
             limit,
-            share=lambda source, seen: share[source] * seen.normalized,
-            bonus=lambda mid: bonus * max(0, agreeing[mid] - 1),
+            share=lambda source, said: share[source] * said.normalized,
+            bonus=lambda mid: bonus * max(0, agreeing(mid) - 1),
         )
 
 
@@ -215,24 +232,15 @@ class RrfRanker:
     ) -> list[Fused]:
         """Return at most ``limit`` fused results, best first (with their breakdown if ``explain``)."""
         k = self.options.k
-        scores: dict[str, float] = {}
-        explained: dict[str, dict[str, SourceScore]] = {}
-        terms: dict[str, list[Sequence[str]]] = {}
-        for source, entries in rank_sources(sources).items():
-            w = self.weight(source)
-            for candidate, rank in entries:
-                mid = candidate.memory_id
-                explained.setdefault(mid, {})[source] = SourceScore(
-                    score=candidate.score, normalized=(k + 1) / (k + rank), rank=rank
-                )
-                terms.setdefault(mid, []).append(candidate.matched_terms)
-                scores[mid] = scores.get(mid, 0.0) + w / (k + rank)
+        ranked = rank_sources(sources)
+        weights = {source: self.weight(source) for source in ranked}
+        normalized = {
+            source: [(k + 1) / (k + rank) for _, rank in entries] for source, entries in ranked.items()
+        }
+        scores, seen = _collect(ranked, normalized, lambda source, _norm, rank: weights[source] / (k + rank))
         if not explain:
-            return _finish(scores, explained, terms, limit)
-        weights = {source: self.weight(source) for source in sources}
-        return _finish(
-            scores, explained, terms, limit, share=lambda source, seen: weights[source] / (k + seen.rank)
-        )
+            return _finish(scores, seen, limit)
+        return _finish(scores, seen, limit, share=lambda source, said: weights[source] / (k + said.rank))
 
     def weight(self, source: str) -> float:
         """Return the weight of ``source``."""
