@@ -265,17 +265,7 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
             raise InvalidInputError(f"rowids must be integers, got {list(rowids)[:5]!r}") from None
         if not wanted:
             return []
-
-        def work(conn: Connection) -> dict[int, Memory]:
-            found: dict[int, Memory] = {}
-            for start in range(0, len(wanted), CHUNK):
-                where = memories.c.rowid.in_(wanted[start : start + CHUNK])
-                found.update(
-                    (m.rowid, m) for m in self._select_memories(conn, where, with_embedding=with_embedding)
-                )
-            return found
-
-        found = self.run_read(work)
+        found = self._driver_get_by_rowid(wanted, with_embedding=with_embedding)
         return [found[r] for r in wanted if r in found]
 
     def _current(self, conn: Connection, memory_id: str, namespace: str) -> Memory:

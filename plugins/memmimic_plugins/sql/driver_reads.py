@@ -35,6 +35,8 @@ _SCALAR_FILTERS = ("status", "memory_type", "cxd_function")
 _TIME_COLUMNS = ("created_at", "updated_at", "last_accessed_at", "valid_from", "valid_to")
 _MEMORY_NAMES = tuple(c.name for c in memory_columns(False))
 _MEMORY_SELECT = ", ".join(f"m.{name}" for name in _MEMORY_NAMES)
+_FULL_NAMES = tuple(c.name for c in memory_columns(True))
+_FULL_SELECT = ", ".join(f"m.{name}" for name in _FULL_NAMES)
 _REF_SELECT = "m.id, m.rowid, m.memory_type, m.created_at"  # MemoryRef's fields
 
 Processor = Callable[[Any], Any]
@@ -161,13 +163,25 @@ class DriverReadMixin:
     def _driver_get(
         self, ids: Sequence[str], namespace: str, where: tuple[list[str], list[Any]]
     ) -> dict[str, Memory]:
+        rows = self._driver_select(_MEMORY_SELECT, namespace, where, ids=ids)
+        return {m.id: m for m in self._driver_memories(_MEMORY_NAMES, rows, with_embedding=False)}
+
+    def _driver_get_by_rowid(self, rowids: Sequence[int], *, with_embedding: bool) -> dict[int, Memory]:
+        """Memories by integer key, any namespace (the derived indexes' catch-up reads)."""
+        names, columns = (_FULL_NAMES, _FULL_SELECT) if with_embedding else (_MEMORY_NAMES, _MEMORY_SELECT)
+        key, key_param = self._id_list("m.rowid", rowids, "bigint")
+        rows = self._driver_rows(f"SELECT {columns} FROM memories AS m WHERE {key}", [key_param])
+        return {m.rowid: m for m in self._driver_memories(names, rows, with_embedding=with_embedding)}
+
+    def _driver_memories(
+        self, names: Sequence[str], rows: Sequence[tuple[Any, ...]], *, with_embedding: bool
+    ) -> list[Memory]:
         _, to_time = self._time_processors
-        found: dict[str, Memory] = {}
-        for row in self._driver_select(_MEMORY_SELECT, namespace, where, ids=ids):
-            record = dict(zip(_MEMORY_NAMES, row, strict=True))
+        out = []
+        for row in rows:
+            record = dict(zip(names, row, strict=True))
             if to_time is not None:
                 for name in _TIME_COLUMNS:
                     record[name] = to_time(record[name])
-            memory = row_to_memory(record)
-            found[memory.id] = memory
-        return found
+            out.append(row_to_memory(record, with_embedding=with_embedding))
+        return out
