@@ -356,25 +356,23 @@ class RecallPipeline:
                 key=lambda h: h.score,
                 default=None,
             )
-            if hit is None and (best is None or best.score <= 0):
+            if best is None or best.score <= 0:
+                if hit is not None:
+                    lifted.append(hit)  # nothing to lift it by: as it was
                 continue
             sources = dict(hit.sources) if hit is not None else {}
-            score = base
+            lift = weight * best.score
+            score = base + lift
+            sources[CONTEXT] = SourceScore(score=best.score, normalized=lift, rank=rank[best.memory.rowid])
             explanation = hit.explanation if hit is not None else None
-            if best is not None and best.score > 0:
-                lift = weight * best.score
-                score = base + lift
-                sources[CONTEXT] = SourceScore(
-                    score=best.score, normalized=lift, rank=rank[best.memory.rowid]
+            if req.explain:
+                explanation = replace(
+                    explanation or Explanation(score=0.0),
+                    score=score,
+                    context_lift=lift,
+                    lifted_by=best.id,
+                    sources=sources,
                 )
-                if req.explain:
-                    explanation = replace(
-                        explanation or Explanation(score=0.0),
-                        score=score,
-                        context_lift=lift,
-                        lifted_by=best.id,
-                        sources=sources,
-                    )
             terms = hit.matched_terms if hit is not None else ()
             lifted.append(
                 _Draft(
