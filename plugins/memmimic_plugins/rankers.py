@@ -58,8 +58,6 @@ _Seen = tuple[str, Candidate, float, int]
 
 
 def _union_terms(seen: Sequence[_Seen]) -> tuple[str, ...]:
-    if len(seen) == 1:
-        return tuple(dict.fromkeys(seen[0][1].matched_terms))
     found: dict[str, None] = {}
     for _, candidate, _, _ in seen:
         for term in candidate.matched_terms:
@@ -186,10 +184,11 @@ class WeightedRanker:
         bonus = self.options.convergence_bonus
 
         counted = {source for source, w in weights.items() if w > 0}  # a source weighted 0 agrees with none
+        every_source_counts = len(counted) == len(weights)
 
         def agreeing(mid: str) -> int:
             said = seen[mid]
-            return len(said) if len(counted) == len(weights) else sum(1 for x in said if x[0] in counted)
+            return len(said) if every_source_counts else sum(1 for x in said if x[0] in counted)
 
         scores = {
             mid: (value / total_weight if total_weight > 0 else 0.0) + bonus * max(0, agreeing(mid) - 1)

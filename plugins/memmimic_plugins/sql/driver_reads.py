@@ -1,11 +1,12 @@
-"""The recall pipeline's two reads as SQL text on the driver's own cursor.
+"""The hot reads as SQL text on the driver's own cursor.
 
 Every recall reads its fused candidates' positions (``locate``, ~60 ids) and its winners in
-full (``get``, ~10 ids). Built and run through SQLAlchemy Core each took 1.5–2 ms at 10k
-memories, of which SQLite spent ~0.1 ms on the query: statement construction, compiled-cache
-lookup, result objects and row processing were the rest, half of a cached-vector recall.
+full (``get``, ~10 ids); the derived indexes catch up through ``get_by_rowid``. Built and
+run through SQLAlchemy Core each recall read took 1.5–2 ms at 10k memories, of which SQLite
+spent ~0.1 ms on the query: statement construction, compiled-cache lookup, result objects and
+row processing were the rest, half of a cached-vector recall.
 
-So these two reads are written here as text over the same tables, with one array parameter
+So these reads are written here as text over the same tables, with one array parameter
 for the id list (its text never changes, so the driver's statement cache always hits), run on
 the pooled DBAPI connection, and their timestamps converted by the columns' own SQLAlchemy
 type processors: the rows come back exactly as through Core. Driver errors are wrapped as
@@ -43,7 +44,7 @@ Processor = Callable[[Any], Any]
 
 
 class DriverReadMixin:
-    """``locate`` and ``get`` as SQL text on the DBAPI cursor (mixed into the SQL store)."""
+    """``locate``, ``get`` and ``get_by_rowid`` as SQL text on the DBAPI cursor (mixed into the SQL store)."""
 
     # provided by SqlConnection / the dialect store
     engine: Any
@@ -100,21 +101,24 @@ class DriverReadMixin:
     def _driver_select(
         self,
         columns: str,
-        namespace: str,
+        namespace: str | None,
         where: tuple[list[str], list[Any]],
         *,
         ids: Sequence[str] = (),
         rowids: Sequence[int] = (),
     ) -> list[tuple[Any, ...]]:
-        """Rows of ``columns`` for the ids or rowids of ``namespace`` that pass ``where``."""
+        """Rows of ``columns`` for the ids or rowids of ``namespace`` (``None``: any) that pass ``where``."""
         if ids:
             key, key_param = self._id_list("m.id", ids, "text")
         else:
             key, key_param = self._id_list("m.rowid", rowids, "bigint")
-        # `namespace || ''` keeps SQLite's planner on the id / rowid index (see SqlStore._by_ids)
-        parts = [key, f"m.namespace || '' = {self._placeholder}", *where[0]]
+        parts, params = [key, *where[0]], [key_param, *where[1]]
+        if namespace is not None:
+            # `namespace || ''` keeps SQLite's planner on the id / rowid index (see SqlStore._by_ids)
+            parts.insert(1, f"m.namespace || '' = {self._placeholder}")
+            params.insert(1, namespace)
         sql = f"SELECT {columns} FROM memories AS m WHERE {' AND '.join(parts)} ORDER BY m.rowid"
-        return self._driver_rows(sql, [key_param, namespace, *where[1]])
+        return self._driver_rows(sql, params)
 
     def _driver_rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run one read on a pooled connection's DBAPI cursor; errors wrapped as SQLAlchemy does."""
@@ -169,8 +173,7 @@ class DriverReadMixin:
     def _driver_get_by_rowid(self, rowids: Sequence[int], *, with_embedding: bool) -> dict[int, Memory]:
         """Memories by integer key, any namespace (the derived indexes' catch-up reads)."""
         names, columns = (_FULL_NAMES, _FULL_SELECT) if with_embedding else (_MEMORY_NAMES, _MEMORY_SELECT)
-        key, key_param = self._id_list("m.rowid", rowids, "bigint")
-        rows = self._driver_rows(f"SELECT {columns} FROM memories AS m WHERE {key}", [key_param])
+        rows = self._driver_select(columns, None, ([], []), rowids=rowids)
         return {m.rowid: m for m in self._driver_memories(names, rows, with_embedding=with_embedding)}
 
     def _driver_memories(
