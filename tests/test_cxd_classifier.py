@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from memmimic_core.testing.classifier import ClassifierContract
 from memmimic_plugins.cxd_classifier import CxdClassifier
 from memmimic_plugins.cxd_classifier.evaluation import evaluate, load_labelled
 from memmimic_plugins.cxd_classifier.examples import CanonicalExamples
+from memmimic_plugins.cxd_classifier.patterns import MAX_HITS, PATTERNS, _compiled, lexical_scores
 from memmimic_plugins.hashing import HashingEmbedder
 
 from .conftest import model_free_config
@@ -280,3 +282,76 @@ def test_any_texts_get_valid_answers(texts: list[str]) -> None:
     assert len(results) == len(texts)
     for result in results:
         ClassifierContract.assert_valid(result)
+
+
+# -- the lexical prefilter gives the scores of running every pattern ----------------------
+
+
+def _every_pattern(text: str) -> tuple[float, float, float]:
+    """The lexical scores by running each pattern as written on the text as it is."""
+    totals = {"CONTROL": 0.0, "CONTEXT": 0.0, "DATA": 0.0}
+    for p in PATTERNS:
+        hits = 0
+        for _ in re.finditer(p.pattern, text, p.flags):
+            hits += 1
+            if hits == MAX_HITS:
+                break
+        totals[p.function] += p.weight * hits
+    return totals["CONTROL"], totals["CONTEXT"], totals["DATA"]
+
+
+def test_prefiltered_scores_equal_running_every_pattern_on_the_packaged_texts() -> None:
+    texts = [item.text for item in load_labelled(LABELLED)] + list(CanonicalExamples.load(None).texts)
+    assert len(texts) > 150
+    assert [lexical_scores(t) for t in texts] == [_every_pattern(t) for t in texts]
+
+
+def test_most_patterns_get_a_prefilter() -> None:
+    # the parse-tree walk must keep working (a stdlib change would silently run everything)
+    compiled = _compiled()
+    assert sum(c.needles is not None for c in compiled) >= len(PATTERNS) - 2
+    people = next(c for c, p in zip(compiled, PATTERNS, strict=True) if p.label == "people")
+    assert people.needles is not None and "friend" in people.needles and "neighbo" in people.needles
+    number = next(c for c, p in zip(compiled, PATTERNS, strict=True) if p.label == "number")
+    assert number.digit
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Next ſtep: run the ſcript",  # long s matches 's' only under IGNORECASE
+        "The KELVIN sign: 5 \u212a",
+        "İstanbul TRIP with my FRIENDS",
+        "\u0130ndeed, we DECIDED to BUY it for $5",
+    ],
+)
+def test_non_ascii_text_is_scored_as_written(text: str) -> None:
+    assert lexical_scores(text) == _every_pattern(text)
+
+
+_ASCII_WORDS = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            _ASCII_WORDS,
+            st.sampled_from(PATTERNS).flatmap(
+                lambda p: st.from_regex(
+                    re.compile(p.pattern, p.flags), fullmatch=True, alphabet=st.characters(max_codepoint=126)
+                )
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_prefiltered_scores_equal_running_every_pattern_on_generated_matches(
+    parts: list[str], upper: bool
+) -> None:
+    text = " ".join(parts)
+    if upper:
+        text = text.upper()
+    assert lexical_scores(text) == _every_pattern(text)
