@@ -45,6 +45,7 @@ def test_matches_a_dict_through_adds_replacements_deletes_and_folds(ops: list[tu
         assert dict(zip(ids.keys(), ids.values(), strict=True)) == model
         assert all(r not in ids for r in range(61) if r not in model)
         assert ids.lookup(range(61)) == [model.get(r) for r in range(61)]
+        assert ids.contains_many(range(61)) == [r in model for r in range(61)]
     rowids, memory_ids = ids.to_arrays()
     assert memory_ids.dtype.kind == "U"
     again = IdMap.from_arrays(rowids, memory_ids)

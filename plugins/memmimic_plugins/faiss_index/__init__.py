@@ -262,16 +262,18 @@ class FaissVectorIndex:
             chunk = upserts[start : start + _READ_CHUNK]
             found.update((m.rowid, m) for m in self.storage.get_by_rowid(chunk, with_embedding=True))
         accepted: list[Memory] = []
+        leaving: dict[str, list[int]] = {}  # per namespace: the changed rowids' old vectors go
         for rowid, change in latest.items():
             memory = found.get(rowid)
-            namespace = memory.namespace if memory is not None else change.namespace
-            shard = self._shards.get(namespace)
-            if shard is not None and shard.remove([rowid]):
-                self._dirty.add(namespace)
+            leaving.setdefault(memory.namespace if memory is not None else change.namespace, []).append(rowid)
             if memory is None:
                 self._skipped.pop(rowid, None)
             elif self._accept(memory):
                 accepted.append(memory)
+        for namespace, rowids in leaving.items():
+            shard = self._shards.get(namespace)
+            if shard is not None and shard.remove(rowids):
+                self._dirty.add(namespace)
         with _omp_threads(None):
             self._add_memories(accepted, initial=False)
             for namespace in list(self._dirty):

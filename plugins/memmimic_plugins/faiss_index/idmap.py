@@ -60,6 +60,23 @@ class IdMap:
     def __len__(self) -> int:
         return len(self._rowids) - len(self._dead) + len(self._extra)
 
+    def _in_arrays(self, keys: list[int]) -> list[bool]:
+        """For each key, whether the arrays hold it alive (one array search for all)."""
+        if not keys or not len(self._rowids):
+            return [False] * len(keys)
+        wanted = np.asarray(keys, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._rowids, wanted), len(self._rowids) - 1)
+        found: list[bool] = (self._rowids[at] == wanted).tolist()
+        if self._dead:
+            found = [hit and key not in self._dead for key, hit in zip(keys, found, strict=True)]
+        return found
+
+    def contains_many(self, rowids: Iterable[int]) -> list[bool]:
+        """``rowid in self`` for each of ``rowids``, with one array search for all."""
+        keys = [int(r) for r in rowids]
+        extra = self._extra
+        return [hit or key in extra for key, hit in zip(keys, self._in_arrays(keys), strict=True)]
+
     def __contains__(self, rowid: object) -> bool:
         if not isinstance(rowid, (int, np.integer)):
             return False
@@ -111,11 +128,12 @@ class IdMap:
 
     def update(self, pairs: Iterable[tuple[int, str]]) -> None:
         """Add or replace entries."""
-        for rowid, memory_id in pairs:
-            key = int(rowid)
-            if key not in self._dead and self._position(key) >= 0:
+        items = [(int(rowid), str(memory_id)) for rowid, memory_id in pairs]
+        present = self._in_arrays([key for key, _ in items])
+        for (key, memory_id), replaced in zip(items, present, strict=True):
+            if replaced:
                 self._dead.add(key)  # replaced: the new id lives in _extra until the next fold
-            self._extra[key] = str(memory_id)
+            self._extra[key] = memory_id
         self._maybe_fold()
 
     def keys(self) -> Iterator[int]:

@@ -74,14 +74,14 @@ class Shard:
 
     def upsert(self, rowids: Sequence[int], memory_ids: Sequence[str], vectors: Vector) -> None:
         """Add vectors, replacing any the rowids already had."""
-        self.remove([r for r in rowids if r in self.ids])
+        self.remove(rowids)
         if len(rowids):
             self._add(np.asarray(rowids, dtype=np.int64), np.ascontiguousarray(vectors, dtype=np.float32))
             self.ids.update(zip(rowids, memory_ids, strict=True))
 
     def remove(self, rowids: Sequence[int]) -> int:
         """Remove the vectors of ``rowids`` (unknown rowids are ignored); return how many went."""
-        known = [r for r in rowids if r in self.ids]
+        known = [r for r, hit in zip(rowids, self.ids.contains_many(rowids), strict=True) if hit]
         if known:
             self._remove(np.asarray(known, dtype=np.int64))
             for rowid in known:

@@ -36,7 +36,7 @@ from .rows import (
     content_hash,
     dump_json,
     history_value,
-    new_memory_id,
+    new_memory_ids,
     row_to_memory,
     to_blob,
     utcnow,
@@ -132,14 +132,14 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
             return []
         now = utcnow()
         prepared: list[tuple[dict[str, Any], list[str]]] = []
-        for item in items:
+        for item, memory_id in zip(items, new_memory_ids(len(items)), strict=True):
             check_namespace(item.namespace)
             if not isinstance(item.content, str):
                 raise InvalidInputError(f"content must be text, got {type(item.content).__name__}")
             tags = unique([str(t) for t in item.tags])
             blob, dim = to_blob(item.embedding) if item.embedding is not None else (None, None)
             values = {
-                "id": new_memory_id(),
+                "id": memory_id,
                 "namespace": item.namespace,
                 "content": item.content,
                 "memory_type": item.memory_type,
@@ -165,8 +165,11 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
             prepared.append((values, tags))
 
         def work(conn: Connection) -> list[int]:
-            stmt = sa.insert(memories).returning(memories.c.rowid, sort_by_parameter_order=True)
-            rowids = [int(r[0]) for r in conn.execute(stmt, [v for v, _ in prepared])]
+            # RETURNING the client-made id beside the key: rows map back by id, so the insert need
+            # not keep parameter order, which on SQLite would cost one statement per row
+            stmt = sa.insert(memories).returning(memories.c.id, memories.c.rowid)
+            keys = {str(r[0]): int(r[1]) for r in conn.execute(stmt, [v for v, _ in prepared])}
+            rowids = [keys[v["id"]] for v, _ in prepared]
             tag_rows = [
                 {"memory_rowid": rowid, "tag": tag}
                 for rowid, (_, tags) in zip(rowids, prepared, strict=True)

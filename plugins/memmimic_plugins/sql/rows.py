@@ -22,7 +22,7 @@ __all__ = [
     "from_blob",
     "history_value",
     "matched_terms",
-    "new_memory_id",
+    "new_memory_ids",
     "query_tokens",
     "row_to_memory",
     "row_to_tale",
@@ -41,9 +41,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def new_memory_id() -> str:
-    """Return a new stable memory id: ``mem_`` + time-ordered hex (sortable) + random hex."""
-    return f"mem_{time.time_ns() // 1000:014x}{secrets.token_hex(5)}"
+def new_memory_ids(n: int) -> list[str]:
+    """Return ``n`` new stable memory ids: ``mem_`` + time-ordered hex (sortable) + random hex,
+    the random parts from one read of the system's source."""
+    entropy = secrets.token_bytes(5 * n)
+    out = []
+    for i in range(n):
+        out.append(f"mem_{time.time_ns() // 1000:014x}{entropy[5 * i : 5 * i + 5].hex()}")
+    return out
 
 
 def content_hash(content: str) -> str:

@@ -81,16 +81,20 @@ class Tail:
         own = dict(self.docs)
         postings = dict(self.postings)
         num_docs, num_tokens = self.num_docs, self.num_tokens
-        for doc in docs:
-            old = own.get(doc.rowid)
+        newest = {doc.rowid: doc for doc in docs}  # a rowid changed twice: its last state
+        added: dict[str, list[int]] = {}
+        for rowid, doc in newest.items():
+            old = own.get(rowid)
             if old is not None:
                 num_docs, num_tokens = _unpost(postings, old, num_docs, num_tokens)
-            own[doc.rowid] = doc
+            own[rowid] = doc
             if doc.memory is not None:
                 for term in doc.terms:
-                    postings[term] = postings.get(term, _EMPTY) | {doc.rowid}
+                    added.setdefault(term, []).append(rowid)
                 num_docs += 1
                 num_tokens += doc.length
+        for term, rowids in added.items():  # one new set per term, not one per document
+            postings[term] = postings.get(term, _EMPTY).union(rowids)
         since = self.since if self.docs else min((d.added for d in own.values()), default=0.0)
         return Tail(max(seq, self.seq), own, postings, num_docs, num_tokens, since)
 

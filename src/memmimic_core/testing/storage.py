@@ -123,6 +123,18 @@ class StorageContract:
         assert first.updated_at == first.created_at
         assert first.content_hash and first.content_hash != second.content_hash
 
+    def test_a_large_add_gives_each_memory_its_own_key_and_tags(self, storage: Storage) -> None:
+        # more rows than one multi-row INSERT holds: keys and tags must follow each item
+        items = [new(f"note {i}", tags=[f"t{i % 7}"]) for i in range(1500)]
+        stored = storage.add(items)
+        assert [m.content for m in stored] == [f"note {i}" for i in range(1500)]
+        rowids = [m.rowid for m in stored]
+        assert len(set(rowids)) == 1500 and rowids == sorted(rowids)
+        back = storage.get_by_rowid(rowids[::97])
+        assert [(m.id, m.content) for m in back] == [(m.id, m.content) for m in stored[::97]]
+        tagged = storage.get([stored[i].id for i in (3, 10, 1499)], "ns")
+        assert [m.tags for m in tagged] == [("t3",), ("t3",), ("t1",)]
+
     def test_add_nothing_returns_nothing(self, storage: Storage) -> None:
         assert storage.add([]) == []
         assert storage.count() == 0
