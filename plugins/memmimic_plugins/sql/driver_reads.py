@@ -185,6 +185,8 @@ class DriverReadMixin:
             record = dict(zip(names, row, strict=True))
             if to_time is not None:
                 for name in _TIME_COLUMNS:
-                    record[name] = to_time(record[name])
+                    value = record[name]
+                    if value is not None:  # NULL stays None through the processors too
+                        record[name] = to_time(value)
             out.append(row_to_memory(record, with_embedding=with_embedding))
         return out

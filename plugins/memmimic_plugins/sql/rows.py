@@ -110,6 +110,16 @@ def history_value(value: Any) -> Any:
     return value
 
 
+def _load_metadata(text: str) -> dict[str, Any]:
+    """Metadata JSON as a dict (most memories have none: no parse for them)."""
+    return {} if text == "{}" else json.loads(text)
+
+
+def _load_tags(text: str) -> tuple[str, ...]:
+    """Tags JSON as a tuple (most memories have none: no parse for them)."""
+    return () if text == "[]" else tuple(json.loads(text))
+
+
 def row_to_memory(row: Mapping[Any, Any], *, with_embedding: bool = False) -> Memory:
     """Build a :class:`Memory` from a ``memories`` row mapping."""
     return Memory(
@@ -118,8 +128,8 @@ def row_to_memory(row: Mapping[Any, Any], *, with_embedding: bool = False) -> Me
         content=row["content"],
         memory_type=row["memory_type"],
         importance=float(row["importance"]),
-        metadata=json.loads(row["metadata"]),
-        tags=tuple(json.loads(row["tags"])),
+        metadata=_load_metadata(row["metadata"]),
+        tags=_load_tags(row["tags"]),
         content_hash=row["content_hash"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
