@@ -66,6 +66,11 @@ def context_with(embedder: Embedder | None, data_dir: Path) -> BackendContext:
 
 
 def make(context: BackendContext | None = None, **options: Any) -> CxdClassifier:
+    # the per-user cache of example vectors lives beside the store here (tests count embeds)
+    if context is not None:
+        options.setdefault(
+            "shared_cache_dir", context.data_dir.parent / f"{context.data_dir.name}-user-cache"
+        )
     return CxdClassifier(CxdClassifier.Options(**options), context)
 
 
@@ -192,13 +197,28 @@ def test_example_vectors_are_cached_on_disk_per_fingerprint(tmp_path: Path) -> N
     assert len(sorted((tmp_path / "cxd").glob("examples-*.npy"))) == 2
 
 
+def test_a_new_store_takes_the_example_vectors_from_the_user_cache(tmp_path: Path) -> None:
+    user_cache = tmp_path / "user"
+    first = CountingHashingEmbedder()
+    expected = make(context_with(first, tmp_path / "a"), shared_cache_dir=user_cache).classify(["Run it."])
+    assert len(CanonicalExamples.load().texts) in first.calls
+    assert len(list(user_cache.glob("examples-*.npy"))) == 1
+    second = CountingHashingEmbedder()
+    got = make(context_with(second, tmp_path / "b"), shared_cache_dir=user_cache).classify(["Run it."])
+    assert got == expected and second.calls == [1]  # another store: the examples from the user cache
+    assert len(list((tmp_path / "b" / "cxd").glob("examples-*.npy"))) == 1  # and copied to the store
+    alone = CountingHashingEmbedder()
+    make(context_with(alone, tmp_path / "c"), shared_cache=False).classify(["Run it."])
+    assert len(CanonicalExamples.load().texts) in alone.calls
+
+
 def test_a_damaged_cache_file_is_recomputed(tmp_path: Path) -> None:
     embedder = CountingHashingEmbedder()
-    expected = make(context_with(embedder, tmp_path)).classify(["Run the tests."])
+    expected = make(context_with(embedder, tmp_path), shared_cache=False).classify(["Run the tests."])
     (cache,) = (tmp_path / "cxd").glob("examples-*.npy")
     cache.write_bytes(b"not an array")
     again = CountingHashingEmbedder()
-    assert make(context_with(again, tmp_path)).classify(["Run the tests."]) == expected
+    assert make(context_with(again, tmp_path), shared_cache=False).classify(["Run the tests."]) == expected
     assert len(CanonicalExamples.load().texts) in again.calls
 
 

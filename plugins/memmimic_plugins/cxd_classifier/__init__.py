@@ -5,7 +5,8 @@ Two signals, each a probability over the three functions:
 - **lexical**: weighted English markers per class (:mod:`.patterns`), softmaxed;
 - **embedding**: cosine similarity of the text to canonical examples of each class
   (``examples.json``, embedded once per embedder fingerprint and cached as ``.npy`` under
-  ``<data_dir>/cxd``), the mean of the ``top_k`` nearest per class, softmaxed.
+  ``<data_dir>/cxd`` and a per-user cache, so a new store does not embed them again), the mean
+  of the ``top_k`` nearest per class, softmaxed.
 
 They are fused as a weighted mean (a signal that abstains, such as the lexical one when no
 pattern matches, leaves the decision to the other). The function is the most probable class,
@@ -15,6 +16,7 @@ lexical signal decides alone. What each class means: docs/cxd.md.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -77,15 +79,36 @@ class CxdClassifier:
         )
         max_chars: int = Field(default=2000, ge=1, description="characters of a text looked at")
         batch_size: int = Field(default=64, ge=1, description="texts embedded per call")
+        shared_cache: bool = Field(
+            default=True,
+            description="also cache the examples' vectors per user, for new stores (else per store only)",
+        )
+        shared_cache_dir: Path | None = Field(
+            default=None,
+            description="that per-user cache (default: $MEMMIMIC_MODEL_CACHE/cxd, else the user cache dir)",
+        )
 
     def __init__(self, options: Options | None = None, context: BackendContext | None = None) -> None:
         self.options = options or self.Options()
         self._context = context
         self._examples = CanonicalExamples.load(self.options.examples)
-        cache_dir = context.data_dir / "cxd" if context is not None else None
-        self._vectors = ExampleVectors(self._examples, cache_dir)
+        cache_dirs = [context.data_dir / "cxd"] if context is not None else []
+        if self.options.shared_cache:
+            cache_dirs.append(self._shared_cache_dir())
+        self._vectors = ExampleVectors(self._examples, cache_dirs)
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
+
+    def _shared_cache_dir(self) -> Path:
+        """Where every store of this user finds the examples' vectors (beside the ONNX export)."""
+        if self.options.shared_cache_dir is not None:
+            return Path(self.options.shared_cache_dir).expanduser()
+        env = os.environ.get("MEMMIMIC_MODEL_CACHE")
+        if env:
+            return Path(env).expanduser() / "cxd"
+        from platformdirs import user_cache_dir
+
+        return Path(user_cache_dir("memmimic", appauthor=False)) / "cxd"
 
     @property
     def uses_embeddings(self) -> bool:

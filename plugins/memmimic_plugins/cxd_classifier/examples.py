@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,22 +63,21 @@ class CanonicalExamples:
 class ExampleVectors:
     """The examples embedded by one embedder: computed once, kept in memory and on disk.
 
-    The file is ``<cache_dir>/examples-<hash of fingerprint and examples>.npy``, written
-    atomically; a damaged or mismatched file is recomputed.
+    The file is ``<cache dir>/examples-<hash of fingerprint and examples>.npy`` in each cache dir
+    (the store's, then the user's), written atomically: the first good copy is used, absent or
+    damaged copies are rewritten, and with none the examples are embedded.
     """
 
-    def __init__(self, examples: CanonicalExamples, cache_dir: Path | None) -> None:
+    def __init__(self, examples: CanonicalExamples, cache_dirs: Sequence[Path] = ()) -> None:
         self.examples = examples
-        self.cache_dir = cache_dir
+        self.cache_dirs = list(cache_dirs)
         self._lock = threading.Lock()
         self._vectors: dict[str, npt.NDArray[np.float32]] = {}
 
-    def path_for(self, fingerprint: str) -> Path | None:
-        """Return the cache file of an embedder fingerprint (``None`` without a cache dir)."""
-        if self.cache_dir is None:
-            return None
+    def paths_for(self, fingerprint: str) -> list[Path]:
+        """Return the cache files of an embedder fingerprint, one per cache dir, first looked at first."""
         key = hashlib.sha256(f"{fingerprint}\x1f{self.examples.digest}".encode()).hexdigest()[:20]
-        return self.cache_dir / f"examples-{key}.npy"
+        return [folder / f"examples-{key}.npy" for folder in self.cache_dirs]
 
     def get(self, embedder: Embedder) -> npt.NDArray[np.float32]:
         """Return the (n_examples, dimension) vectors of the examples for ``embedder``."""
@@ -94,21 +94,35 @@ class ExampleVectors:
 
     def _load_or_embed(self, embedder: Embedder, fingerprint: str) -> npt.NDArray[np.float32]:
         expected = (len(self.examples.texts), embedder.dimension)
-        path = self.path_for(fingerprint)
-        if path is not None and path.is_file():
-            try:
-                cached = np.load(path, allow_pickle=False)
-                if cached.shape == expected and cached.dtype == np.float32:
-                    return np.ascontiguousarray(cached)
-            except (OSError, ValueError):
-                pass  # damaged: recompute below
-        vectors = np.ascontiguousarray(embedder.embed(list(self.examples.texts)), dtype=np.float32)
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npy")
-                np.save(tmp, vectors, allow_pickle=False)
-                os.replace(tmp, path)
-            except OSError:
-                pass  # a read-only data dir only costs a re-embed next time
+        copies = [(path, _read(path, expected)) for path in self.paths_for(fingerprint)]
+        vectors = next((found for _, found in copies if found is not None), None)
+        if vectors is None:
+            vectors = np.ascontiguousarray(embedder.embed(list(self.examples.texts)), dtype=np.float32)
+        for path, found in copies:
+            if found is None:  # an absent or damaged copy is (re)written
+                _write(path, vectors)
         return vectors
+
+
+def _read(path: Path, expected: tuple[int, int]) -> npt.NDArray[np.float32] | None:
+    """The cached vectors at ``path`` when present and of the expected shape, else ``None``."""
+    if not path.is_file():
+        return None
+    try:
+        cached = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # damaged: recomputed or taken from another copy
+    if cached.shape == expected and cached.dtype == np.float32:
+        return np.ascontiguousarray(cached)
+    return None
+
+
+def _write(path: Path, vectors: npt.NDArray[np.float32]) -> None:
+    """Write ``vectors`` to ``path`` atomically; a read-only place only costs a re-embed later."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npy")
+        np.save(tmp, vectors, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass
