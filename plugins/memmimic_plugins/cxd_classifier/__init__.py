@@ -16,7 +16,6 @@ lexical signal decides alone. What each class means: docs/cxd.md.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from memmimic_core.errors import InvalidInputError
 from memmimic_core.models import CXD_FUNCTIONS, Vector
 from memmimic_core.protocols import BackendContext, BackendOptions, Classifier, Embedder
 from memmimic_core.registry import BackendRegistry
+from memmimic_core.user_cache import model_cache_dir
 
 from .examples import CanonicalExamples, ExampleVectors
 from .patterns import lexical_scores
@@ -85,7 +85,7 @@ class CxdClassifier:
         )
         shared_cache_dir: Path | None = Field(
             default=None,
-            description="that per-user cache (default: $MEMMIMIC_MODEL_CACHE/cxd, else the user cache dir)",
+            description="that per-user cache (default: cxd in $MEMMIMIC_MODEL_CACHE or the user model cache)",
         )
 
     def __init__(self, options: Options | None = None, context: BackendContext | None = None) -> None:
@@ -103,12 +103,7 @@ class CxdClassifier:
         """Where every store of this user finds the examples' vectors (beside the ONNX export)."""
         if self.options.shared_cache_dir is not None:
             return Path(self.options.shared_cache_dir).expanduser()
-        env = os.environ.get("MEMMIMIC_MODEL_CACHE")
-        if env:
-            return Path(env).expanduser() / "cxd"
-        from platformdirs import user_cache_dir
-
-        return Path(user_cache_dir("memmimic", appauthor=False)) / "cxd"
+        return model_cache_dir() / "cxd"
 
     @property
     def uses_embeddings(self) -> bool:

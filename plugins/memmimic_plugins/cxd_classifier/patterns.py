@@ -257,10 +257,7 @@ def _compiled() -> tuple[_Compiled, ...]:
         # with it, as long as the pattern itself holds no capital (``[A-Z]``, ``\\S``, ...)
         lowered = (
             re.compile(p.pattern, p.flags & ~re.IGNORECASE)
-            if folded
-            and p.flags & re.IGNORECASE
-            and p.pattern.islower()
-            and not _INLINE_FLAGS.search(p.pattern)
+            if p.flags & re.IGNORECASE and p.pattern.islower() and not _INLINE_FLAGS.search(p.pattern)
             else None
         )
         out.append(

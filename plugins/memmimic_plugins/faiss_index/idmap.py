@@ -60,22 +60,22 @@ class IdMap:
     def __len__(self) -> int:
         return len(self._rowids) - len(self._dead) + len(self._extra)
 
-    def _in_arrays(self, keys: list[int]) -> list[bool]:
-        """For each key, whether the arrays hold it alive (one array search for all)."""
+    def _positions(self, keys: list[int]) -> list[int]:
+        """Each key's index in the arrays, or -1 when they don't hold it alive (one search for all)."""
         if not keys or not len(self._rowids):
-            return [False] * len(keys)
+            return [-1] * len(keys)
         wanted = np.asarray(keys, dtype=np.int64)
         at = np.minimum(np.searchsorted(self._rowids, wanted), len(self._rowids) - 1)
-        found: list[bool] = (self._rowids[at] == wanted).tolist()
+        positions: list[int] = np.where(self._rowids[at] == wanted, at, -1).tolist()
         if self._dead:
-            found = [hit and key not in self._dead for key, hit in zip(keys, found, strict=True)]
-        return found
+            positions = [-1 if key in self._dead else pos for key, pos in zip(keys, positions, strict=True)]
+        return positions
 
     def contains_many(self, rowids: Iterable[int]) -> list[bool]:
         """``rowid in self`` for each of ``rowids``, with one array search for all."""
         keys = [int(r) for r in rowids]
         extra = self._extra
-        return [hit or key in extra for key, hit in zip(keys, self._in_arrays(keys), strict=True)]
+        return [pos >= 0 or key in extra for key, pos in zip(keys, self._positions(keys), strict=True)]
 
     def __contains__(self, rowid: object) -> bool:
         if not isinstance(rowid, (int, np.integer)):
@@ -105,14 +105,10 @@ class IdMap:
     def lookup(self, rowids: Iterable[int]) -> list[str | None]:
         """The memory id of each rowid (``None`` when absent), with one array search for all."""
         keys = [int(r) for r in rowids]
-        if not keys:
-            return []
-        at = np.searchsorted(self._rowids, np.asarray(keys, dtype=np.int64))
         out: list[str | None] = []
-        size = len(self._rowids)
-        for key, pos in zip(keys, at.tolist(), strict=True):
+        for key, pos in zip(keys, self._positions(keys), strict=True):
             found = self._extra.get(key)
-            if found is None and pos < size and key not in self._dead and int(self._rowids[pos]) == key:
+            if found is None and pos >= 0:
                 found = bytes(self._mids[pos]).decode("utf-8")
             out.append(found)
         return out
@@ -129,9 +125,9 @@ class IdMap:
     def update(self, pairs: Iterable[tuple[int, str]]) -> None:
         """Add or replace entries."""
         items = [(int(rowid), str(memory_id)) for rowid, memory_id in pairs]
-        present = self._in_arrays([key for key, _ in items])
-        for (key, memory_id), replaced in zip(items, present, strict=True):
-            if replaced:
+        positions = self._positions([key for key, _ in items])
+        for (key, memory_id), pos in zip(items, positions, strict=True):
+            if pos >= 0:
                 self._dead.add(key)  # replaced: the new id lives in _extra until the next fold
             self._extra[key] = memory_id
         self._maybe_fold()

@@ -26,6 +26,7 @@ from memmimic_core.errors import InvalidInputError
 from memmimic_core.models import Vector
 from memmimic_core.protocols import BackendContext, BackendOptions
 from memmimic_core.registry import BackendRegistry
+from memmimic_core.user_cache import model_cache_dir
 
 from .model_files import ModelFiles
 from .runtimes import OnnxEncoder, TorchEncoder
@@ -115,13 +116,8 @@ class SentenceTransformersEmbedder:
         """Where the ONNX export is cached."""
         if self.options.cache_dir is not None:
             return Path(self.options.cache_dir).expanduser()
-        env = os.environ.get("MEMMIMIC_MODEL_CACHE")
-        if env:
-            return Path(env).expanduser()
-        from platformdirs import user_cache_dir
-
         # one export per user, not per store: it is 90 MB and takes seconds to build
-        return Path(user_cache_dir("memmimic", appauthor=False)) / "models"
+        return model_cache_dir()
 
     def _load(self) -> OnnxEncoder | TorchEncoder:
         with self._lock:
