@@ -23,7 +23,7 @@ from memmimic_core.testing.classifier import ClassifierContract
 from memmimic_plugins.cxd_classifier import CxdClassifier
 from memmimic_plugins.cxd_classifier.evaluation import evaluate, load_labelled
 from memmimic_plugins.cxd_classifier.examples import CanonicalExamples
-from memmimic_plugins.cxd_classifier.patterns import MAX_HITS, PATTERNS, _compiled, lexical_scores
+from memmimic_plugins.cxd_classifier.patterns import _DIGIT, MAX_HITS, PATTERNS, _compiled, lexical_scores
 from memmimic_plugins.hashing import HashingEmbedder
 
 from .conftest import model_free_config
@@ -328,12 +328,26 @@ def test_prefiltered_scores_equal_running_every_pattern_on_the_packaged_texts() 
 
 def test_most_patterns_get_a_prefilter() -> None:
     # the parse-tree walk must keep working (a stdlib change would silently run everything)
-    compiled = _compiled()
+    compiled, prefilter = _compiled()
     assert sum(c.needles is not None for c in compiled) >= len(PATTERNS) - 2
-    people = next(c for c, p in zip(compiled, PATTERNS, strict=True) if p.label == "people")
-    assert people.needles is not None and "friend" in people.needles and "neighbo" in people.needles
-    number = next(c for c, p in zip(compiled, PATTERNS, strict=True) if p.label == "number")
-    assert number.digit
+    by_label = {p.label: c for c, p in zip(compiled, PATTERNS, strict=True)}
+    (people,) = by_label["people"].needles or ()
+    assert {"friend", "neighbor", "neighbour", "grandma"} <= people
+    (task,) = by_label["task"].needles or ()
+    assert {"todo", "to-do", "prioritise", "prioritize"} <= task  # optional '-', [sz] spelled out
+    assert "to" not in task
+    number = by_label["number"]
+    assert number.needles is not None and _DIGIT in number.needles[0]
+    value = by_label["value"].needles or ()
+    assert len(value) == 2 and any(_DIGIT in r for r in value)  # a verb *and* a digit
+    assert all(prefilter.wanted), "every pattern should have a prefilter bit"
+
+
+def test_a_pattern_runs_only_when_all_its_requirements_are_met() -> None:
+    # "value" needs one of its verbs and a digit: without the digit it must not even run,
+    # and the scores still equal running everything
+    for text in ("The total is about 40", "The total is about forty", "it has 3 rooms", "it has rooms"):
+        assert lexical_scores(text) == _every_pattern(text)
 
 
 @pytest.mark.parametrize(
