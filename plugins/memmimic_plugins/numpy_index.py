@@ -17,7 +17,7 @@ from pydantic import Field
 
 from memmimic_core import hookimpl
 from memmimic_core.errors import ConfigError, EmbedderMismatchError
-from memmimic_core.models import Candidate, Memory, Vector, as_query_vector
+from memmimic_core.models import Candidate, StoredVector, Vector, as_query_vector
 from memmimic_core.protocols import BackendContext, BackendOptions, Storage, VectorIndex
 from memmimic_core.registry import BackendRegistry
 
@@ -132,7 +132,7 @@ class NumpyVectorIndex:
                         self._remove(rowid)
                 upserts = [rowid for rowid, op in latest.items() if op == "upsert"]
                 if upserts:
-                    found = self.storage.get_by_rowid(upserts, with_embedding=True)
+                    found = self.storage.vectors_by_rowid(upserts)
                     self._put_all(found)
                     for rowid in set(upserts) - {m.rowid for m in found}:
                         self._remove(rowid)  # gone again since the change was recorded
@@ -143,14 +143,14 @@ class NumpyVectorIndex:
         self._reset()
         seq = self.storage.last_seq()  # read before loading: later changes get replayed
         loaded = 0
-        for batch in self.storage.iter_memories(with_embedding=True):
+        for batch in self.storage.iter_vectors():
             self._put_all(batch)
             loaded += len(batch)
         self._last_seen = seq
         self._loaded = True
         return loaded
 
-    def _put_all(self, memories: Iterable[Memory]) -> None:
+    def _put_all(self, memories: Iterable[StoredVector]) -> None:
         for memory in memories:
             vector = memory.embedding
             if vector is None:

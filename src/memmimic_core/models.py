@@ -136,6 +136,21 @@ class MemoryRef:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredVector:
+    """A memory's stored embedding and what a vector index keys it by, without the rest.
+
+    ``Storage.vectors_by_rowid`` and ``Storage.iter_vectors`` return these: the vector indexes'
+    catch-up and rebuild reads, which would otherwise build a whole :class:`Memory` per row.
+    """
+
+    rowid: int
+    id: str
+    namespace: str
+    embedder: str | None  # the fingerprint stored with the vector
+    embedding: Vector | None  # None: not embedded (yet)
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryPatch:
     """The fields an update changes; ``None`` means unchanged."""
 

@@ -25,6 +25,7 @@ from .models import (
     MemoryPatch,
     MemoryRef,
     NewMemory,
+    StoredVector,
     Tale,
     TextQuery,
     Vector,
@@ -95,6 +96,11 @@ class Storage(Protocol):
         """Return memories by their integer key, any namespace (for derived indexes)."""
         ...
 
+    def vectors_by_rowid(self, rowids: Sequence[int]) -> list[StoredVector]:
+        """Return the stored vectors of these memories, any namespace, in the order given; skip
+        missing ones (``embedding`` ``None``: not embedded). The vector indexes' catch-up read."""
+        ...
+
     def locate(
         self,
         namespace: str,
@@ -142,6 +148,12 @@ class Storage(Protocol):
         self, namespace: str | None = None, *, batch_size: int = 1000, with_embedding: bool = False
     ) -> Iterator[list[Memory]]:
         """Yield every memory in batches, ordered by rowid (rebuilds, export)."""
+        ...
+
+    def iter_vectors(
+        self, namespace: str | None = None, *, batch_size: int = 1000
+    ) -> Iterator[list[StoredVector]]:
+        """Yield every memory's stored vector in batches, ordered by rowid (vector index rebuilds)."""
         ...
 
     def keyword_search(

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from memmimic_core import hookimpl
 from memmimic_core.errors import ConfigError, EmbedderMismatchError
-from memmimic_core.models import Candidate, Change, Memory, Vector, as_query_vector
+from memmimic_core.models import Candidate, Change, StoredVector, Vector, as_query_vector
 from memmimic_core.protocols import BackendContext, BackendOptions, Storage
 from memmimic_core.registry import BackendRegistry
 
@@ -189,7 +189,7 @@ class FaissVectorIndex:
             counts = storage.embedder_counts()
             self._fingerprint = max(counts, key=lambda fp: counts[fp]) if counts else None
         with _omp_threads(None):
-            for batch in storage.iter_memories(with_embedding=True):  # batch by batch: low peak RSS
+            for batch in storage.iter_vectors():  # batch by batch: low peak RSS
                 self._add_memories([m for m in batch if self._accept(m)], initial=True)
             for namespace in list(self._shards):
                 self._reshape(namespace)
@@ -197,7 +197,7 @@ class FaissVectorIndex:
         self._rebuilds += 1
         self._last_rebuild_reason = reason
 
-    def _accept(self, memory: Memory) -> bool:
+    def _accept(self, memory: StoredVector) -> bool:
         """Whether ``memory``'s embedding belongs in the index (records why not)."""
         self._skipped.pop(memory.rowid, None)
         if memory.embedding is None:
@@ -257,11 +257,11 @@ class FaissVectorIndex:
     def _apply(self, changes: Sequence[Change]) -> None:
         latest = {change.rowid: change for change in changes}
         upserts = [rowid for rowid, change in latest.items() if change.op == "upsert"]
-        found: dict[int, Memory] = {}
+        found: dict[int, StoredVector] = {}
         for start in range(0, len(upserts), _READ_CHUNK):
             chunk = upserts[start : start + _READ_CHUNK]
-            found.update((m.rowid, m) for m in self.storage.get_by_rowid(chunk, with_embedding=True))
-        accepted: list[Memory] = []
+            found.update((v.rowid, v) for v in self.storage.vectors_by_rowid(chunk))
+        accepted: list[StoredVector] = []
         leaving: dict[str, list[int]] = {}  # per namespace: the changed rowids' old vectors go
         for rowid, change in latest.items():
             memory = found.get(rowid)
@@ -280,13 +280,13 @@ class FaissVectorIndex:
                 self._reshape(namespace)
         self._check_majority()
 
-    def _add_memories(self, memories: Sequence[Memory], *, initial: bool) -> None:
+    def _add_memories(self, memories: Sequence[StoredVector], *, initial: bool) -> None:
         """Add accepted memories to their namespaces' shards (creating shards as needed).
 
         During a rebuild (``initial``) a new shard starts flat unless ``kind`` is hnsw: the
         final :meth:`_reshape` converts it once its size is known (IVF must train on it all).
         """
-        grouped: dict[str, list[Memory]] = {}
+        grouped: dict[str, list[StoredVector]] = {}
         for memory in memories:
             grouped.setdefault(memory.namespace, []).append(memory)
         for namespace, group in grouped.items():

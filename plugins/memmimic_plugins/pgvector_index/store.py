@@ -35,7 +35,7 @@ from memmimic_core.errors import (
     MissingResourceError,
     StorageError,
 )
-from memmimic_core.models import Candidate, Memory, Vector
+from memmimic_core.models import Candidate, StoredVector, Vector
 from memmimic_core.protocols import Storage
 
 __all__ = ["PgvectorStore"]
@@ -222,7 +222,7 @@ class PgvectorStore:
             latest = {c.rowid: c.op for c in changes}
             gone = [rowid for rowid, op in latest.items() if op == "delete"]
             upserts = [rowid for rowid, op in latest.items() if op == "upsert"]
-            found = self.storage.get_by_rowid(upserts, with_embedding=True) if upserts else []
+            found = self.storage.vectors_by_rowid(upserts) if upserts else []
             gone += sorted(set(upserts) - {m.rowid for m in found})  # deleted again since
             self._remove(cur, gone, state)
             rows, new = self._changed(cur, self._fit(cur, found, state))
@@ -262,7 +262,7 @@ class PgvectorStore:
         cur.execute(f"DROP TABLE IF EXISTS {self.table}")
         cur.execute(f"TRUNCATE {self.table}_skipped")
         loaded = 0
-        for batch in self.storage.iter_memories(with_embedding=True, batch_size=2000):
+        for batch in self.storage.iter_vectors(batch_size=2000):
             loaded += self._put(cur, batch, state, fresh=True)
         if state.dimension is not None:
             if loaded >= self.options.hnsw_min_vectors:
@@ -314,13 +314,13 @@ class PgvectorStore:
             cur.execute(f"DELETE FROM {self.table} WHERE rowid = ANY(%s)", (list(rowids),))
         cur.execute(f"DELETE FROM {self.table}_skipped WHERE rowid = ANY(%s)", (list(rowids),))
 
-    def _put(self, cur: Any, memories: Iterable[Memory], state: _State, *, fresh: bool = False) -> int:
+    def _put(self, cur: Any, memories: Iterable[StoredVector], state: _State, *, fresh: bool = False) -> int:
         """Store the vectors of ``memories`` that fit (COPY when ``fresh``: not in the table yet)."""
         rows = self._fit(cur, memories, state)
         self._write(cur, rows, fresh=fresh)
         return len(rows)
 
-    def _fit(self, cur: Any, memories: Iterable[Memory], state: _State) -> list[_Row]:
+    def _fit(self, cur: Any, memories: Iterable[StoredVector], state: _State) -> list[_Row]:
         """Return the rows of ``memories`` that fit the index; remove the others from it.
 
         A memory without a vector is removed; one of another dimension or fingerprint is

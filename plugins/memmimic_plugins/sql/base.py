@@ -25,6 +25,7 @@ from memmimic_core.models import (
     MemoryPatch,
     MemoryRef,
     NewMemory,
+    StoredVector,
     TextQuery,
 )
 from memmimic_core.validation import check_namespace
@@ -271,6 +272,17 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
         found = self._driver_get_by_rowid(wanted, with_embedding=with_embedding)
         return [found[r] for r in wanted if r in found]
 
+    def vectors_by_rowid(self, rowids: Sequence[int]) -> list[StoredVector]:
+        """Return the stored vectors of memories by their integer key, any namespace, in the order given."""
+        try:
+            wanted = unique([int(r) for r in rowids])
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"rowids must be integers, got {list(rowids)[:5]!r}") from None
+        if not wanted:
+            return []
+        found = self._driver_vectors_by_rowid(wanted)
+        return [found[r] for r in wanted if r in found]
+
     def _current(self, conn: Connection, memory_id: str, namespace: str) -> Memory:
         found = self._select_memories(
             conn, memories.c.id == memory_id, memories.c.namespace == namespace, with_embedding=True
@@ -438,6 +450,20 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
                 .limit(batch_size)
             )
             batch = self.run_read(partial(self._read_batch, stmt=stmt, with_embedding=with_embedding))
+            if not batch:
+                return
+            yield batch
+            last = batch[-1].rowid
+
+    def iter_vectors(
+        self, namespace: str | None = None, *, batch_size: int = 1000
+    ) -> Iterator[list[StoredVector]]:
+        """Yield every memory's stored vector in batches ordered by rowid (one short read per batch)."""
+        if batch_size < 1:
+            raise InvalidInputError(f"batch_size must be at least 1, got {batch_size}")
+        last = 0
+        while True:
+            batch = self._driver_vector_batch(last, namespace, batch_size)
             if not batch:
                 return
             yield batch

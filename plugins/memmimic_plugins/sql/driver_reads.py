@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
-from memmimic_core.models import Filters, Memory, MemoryRef
+from memmimic_core.models import Filters, Memory, MemoryRef, StoredVector
 
 from .connection import unique
-from .rows import row_to_memory
+from .rows import from_blob, row_to_memory
 from .schema import memories, memory_columns
 
 __all__ = ["DriverReadMixin"]
@@ -39,6 +39,7 @@ _MEMORY_SELECT = ", ".join(f"m.{name}" for name in _MEMORY_NAMES)
 _FULL_NAMES = tuple(c.name for c in memory_columns(True))
 _FULL_SELECT = ", ".join(f"m.{name}" for name in _FULL_NAMES)
 _REF_SELECT = "m.id, m.rowid, m.memory_type, m.created_at"  # MemoryRef's fields
+_VECTOR_SELECT = "m.rowid, m.id, m.namespace, m.embedder, m.embedding"  # StoredVector's fields
 
 Processor = Callable[[Any], Any]
 
@@ -176,6 +177,25 @@ class DriverReadMixin:
         rows = self._driver_select(columns, None, ([], []), rowids=rowids)
         return {m.rowid: m for m in self._driver_memories(names, rows, with_embedding=with_embedding)}
 
+    def _driver_vectors_by_rowid(self, rowids: Sequence[int]) -> dict[int, StoredVector]:
+        """Stored vectors by integer key, any namespace (the vector indexes' catch-up reads)."""
+        rows = self._driver_select(_VECTOR_SELECT, None, ([], []), rowids=rowids)
+        return {v.rowid: v for v in _stored_vectors(rows)}
+
+    def _driver_vector_batch(self, after: int, namespace: str | None, limit: int) -> list[StoredVector]:
+        """Up to ``limit`` stored vectors after rowid ``after``, in rowid order (rebuild reads)."""
+        ph = self._placeholder
+        where: list[str] = [f"m.rowid > {ph}"]
+        params: list[Any] = [after]
+        if namespace is not None:
+            where.append(f"m.namespace = {ph}")
+            params.append(namespace)
+        sql = (
+            f"SELECT {_VECTOR_SELECT} FROM memories AS m WHERE {' AND '.join(where)} "
+            f"ORDER BY m.rowid LIMIT {ph}"
+        )
+        return _stored_vectors(self._driver_rows(sql, [*params, limit]))
+
     def _driver_memories(
         self, names: Sequence[str], rows: Sequence[tuple[Any, ...]], *, with_embedding: bool
     ) -> list[Memory]:
@@ -190,3 +210,10 @@ class DriverReadMixin:
                         record[name] = to_time(value)
             out.append(row_to_memory(record, with_embedding=with_embedding))
         return out
+
+
+def _stored_vectors(rows: Sequence[tuple[Any, ...]]) -> list[StoredVector]:
+    return [
+        StoredVector(int(rowid), memory_id, namespace, embedder, from_blob(blob))
+        for rowid, memory_id, namespace, embedder, blob in rows
+    ]

@@ -20,6 +20,7 @@ from memmimic_core.models import (
     MemoryPatch,
     MemoryRef,
     NewMemory,
+    StoredVector,
     Tale,
     TextQuery,
     Vector,
@@ -65,6 +66,10 @@ class SqlStorageFacade:
         """Return memories by their integer key, any namespace (for derived indexes)."""
         return self._store.get_by_rowid(rowids, with_embedding=with_embedding)
 
+    def vectors_by_rowid(self, rowids: Sequence[int]) -> list[StoredVector]:
+        """Return the stored vectors of these memories, any namespace (vector index catch-up)."""
+        return self._store.vectors_by_rowid(rowids)
+
     def update(self, memory_id: str, namespace: str, patch: MemoryPatch, reason: str | None = None) -> Memory:
         """Apply ``patch``, record a history entry, and return the new state."""
         return self._store.update(memory_id, namespace, patch, reason)
@@ -94,6 +99,12 @@ class SqlStorageFacade:
     ) -> Iterator[list[Memory]]:
         """Yield every memory in batches, ordered by rowid."""
         return self._store.iter_memories(namespace, batch_size=batch_size, with_embedding=with_embedding)
+
+    def iter_vectors(
+        self, namespace: str | None = None, *, batch_size: int = 1000
+    ) -> Iterator[list[StoredVector]]:
+        """Yield every memory's stored vector in batches, ordered by rowid (vector index rebuilds)."""
+        return self._store.iter_vectors(namespace, batch_size=batch_size)
 
     def keyword_search(
         self, namespace: str, query: TextQuery, limit: int, filters: Filters | None = None

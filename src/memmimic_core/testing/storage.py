@@ -189,6 +189,27 @@ class StorageContract:
         assert got[1].embedder == "fp" and got[0].embedding is None
         assert storage.get_by_rowid([a.rowid])[0].embedding is None
 
+    def test_vectors_by_rowid_are_the_stored_vectors_of_any_namespace(self, storage: Storage) -> None:
+        a, b = storage.add(
+            [new("a", namespace="n1", embedding=vec(0.6, 0.8), embedder="fp"), new("b", namespace="n2")]
+        )
+        got = storage.vectors_by_rowid([b.rowid, a.rowid, 10**9, b.rowid])  # missing, repeated
+        assert [(v.rowid, v.id, v.namespace, v.embedder) for v in got] == [
+            (b.rowid, b.id, "n2", None),
+            (a.rowid, a.id, "n1", "fp"),
+        ]
+        assert got[0].embedding is None
+        assert got[1].embedding is not None and got[1].embedding.dtype == np.float32
+        assert np.allclose(got[1].embedding, [0.6, 0.8])
+        storage.set_embeddings([(b.id, vec(1, 0))], "fp-2")
+        (again,) = storage.vectors_by_rowid([b.rowid])
+        assert (
+            again.embedder == "fp-2" and again.embedding is not None and list(again.embedding) == [1.0, 0.0]
+        )
+        assert storage.vectors_by_rowid([]) == []
+        with pytest.raises(InvalidInputError):
+            storage.vectors_by_rowid(["not a key"])  # type: ignore[list-item]
+
     def test_locate_by_id_and_rowid_within_namespace_and_filters(self, storage: Storage) -> None:
         a, b, c = storage.add(
             [new("a", memory_type="technical"), new("b", memory_type="personal"), new("c", namespace="other")]
@@ -669,6 +690,32 @@ class StorageContract:
         assert batch[0].embedding is not None
         (batch,) = list(storage.iter_memories())
         assert batch[0].embedding is None
+
+    def test_iter_vectors_yields_every_stored_vector_in_rowid_order(self, storage: Storage) -> None:
+        added = storage.add(
+            [
+                new(
+                    f"v{i}",
+                    namespace="ns" if i % 3 else "x",
+                    embedding=vec(i, 1) if i % 2 else None,
+                    embedder="fp",
+                )
+                for i in range(7)
+            ]
+        )
+        batches = list(storage.iter_vectors(batch_size=3))
+        assert [len(b) for b in batches] == [3, 3, 1]
+        flat = [v for b in batches for v in b]
+        assert [(v.rowid, v.id, v.namespace) for v in flat] == [(m.rowid, m.id, m.namespace) for m in added]
+        for i, v in enumerate(flat):
+            if i % 2:
+                assert v.embedding is not None and np.allclose(v.embedding, vec(i, 1)) and v.embedder == "fp"
+            else:
+                assert v.embedding is None
+        in_ns = [v.id for b in storage.iter_vectors("ns", batch_size=2) for v in b]
+        assert in_ns == [m.id for m in added if m.namespace == "ns"]
+        with pytest.raises(InvalidInputError):
+            list(storage.iter_vectors(batch_size=0))
 
     # -- tales -----------------------------------------------------------------------------
 
