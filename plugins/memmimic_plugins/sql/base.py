@@ -165,19 +165,45 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
             }
             prepared.append((values, tags))
 
+        # SQL text on the driver, many rows per statement, plain tuples: through Core each row's
+        # parameters went through a dict and the type processors one by one (timestamps here are
+        # shared by the batch: bound once). RETURNING the client-made id beside the key: rows map
+        # back by id, so the insert need not keep parameter order.
+        ph = self._placeholder
+        bind_time, _ = self._time_processors
+        names = tuple(prepared[0][0])
+        per_statement = max(1, min(1000, 30_000 // len(names)))
+        stamp = bind_time(now) if bind_time is not None else now
+        timed = {"created_at", "updated_at", "valid_from"}
+        rows = [
+            tuple(
+                (stamp if v is now else bind_time(v) if bind_time is not None and v is not None else v)
+                if name in timed
+                else v
+                for name, v in values.items()
+            )
+            for values, _ in prepared
+        ]
+        row_marks = "(" + ", ".join([ph] * len(names)) + ")"
+
         def work(conn: Connection) -> list[int]:
-            # RETURNING the client-made id beside the key: rows map back by id, so the insert need
-            # not keep parameter order, which on SQLite would cost one statement per row
-            stmt = sa.insert(memories).returning(memories.c.id, memories.c.rowid)
-            keys = {str(r[0]): int(r[1]) for r in conn.execute(stmt, [v for v, _ in prepared])}
+            keys: dict[str, int] = {}
+            for start in range(0, len(rows), per_statement):
+                chunk = rows[start : start + per_statement]
+                sql = (
+                    f"INSERT INTO memories ({', '.join(names)}) VALUES "
+                    f"{', '.join([row_marks] * len(chunk))} RETURNING id, rowid"
+                )
+                params = [value for row in chunk for value in row]
+                keys.update((str(r[0]), int(r[1])) for r in conn.exec_driver_sql(sql, tuple(params)))
             rowids = [keys[v["id"]] for v, _ in prepared]
             tag_rows = [
-                {"memory_rowid": rowid, "tag": tag}
-                for rowid, (_, tags) in zip(rowids, prepared, strict=True)
-                for tag in tags
+                (rowid, tag) for rowid, (_, tags) in zip(rowids, prepared, strict=True) for tag in tags
             ]
             if tag_rows:
-                conn.execute(sa.insert(memory_tags), tag_rows)
+                conn.exec_driver_sql(
+                    f"INSERT INTO memory_tags (memory_rowid, tag) VALUES ({ph}, {ph})", tag_rows
+                )
             self._append_changes(
                 conn,
                 [(v["id"], rowid, v["namespace"]) for rowid, (v, _) in zip(rowids, prepared, strict=True)],

@@ -31,9 +31,12 @@ class ChangeLogMixin(SqlConnection):
     def _append_changes(self, conn: Connection, rows: Sequence[tuple[str, int, str]], op: str) -> None:
         if rows:
             self._lock_change_log(conn)
-            conn.execute(
-                sa.insert(changes),
-                [{"memory_id": i, "rowid": r, "namespace": ns, "op": op} for i, r, ns in rows],
+            # the driver's executemany with plain tuples: Core would build and process a
+            # parameter dict per row (a third of a 2,000-memory write's Python time)
+            ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            conn.exec_driver_sql(
+                f"INSERT INTO changes (memory_id, rowid, namespace, op) VALUES ({ph}, {ph}, {ph}, {ph})",
+                [(i, r, ns, op) for i, r, ns in rows],
             )
 
     def last_seq(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -11,7 +12,7 @@ from memmimic_core.models import Memory, Vector
 
 from .changelog import ChangeLogMixin
 from .connection import CHUNK
-from .rows import row_to_memory, to_blob
+from .rows import to_blob
 from .schema import memories, memory_columns
 
 #: The WHERE of the partial index ``ix_memories_unembedded`` (migration 0002), repeated verbatim.
@@ -24,6 +25,11 @@ __all__ = ["EmbeddingStoreMixin"]
 
 class EmbeddingStoreMixin(ChangeLogMixin):
     """Write-behind vectors, the memories still waiting for one, and counts per embedder."""
+
+    # provided by DriverReadMixin and the dialect store
+    _id_list: Any
+    _driver_rows: Any
+    _driver_memories: Any
 
     def set_embeddings(
         self,
@@ -40,32 +46,33 @@ class EmbeddingStoreMixin(ChangeLogMixin):
         if not blobs:
             return
 
+        # SQL text with the driver's executemany over plain tuples, keyed by rowid: through Core
+        # each row's parameters were built and processed one dict at a time
+        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        assign = f"embedding = {ph}, embedding_dim = {ph}, embedder = {ph}"
+        if labels is not None:
+            assign += f", cxd_function = {ph}, cxd_confidence = {ph}"
+        update = f"UPDATE memories SET {assign} WHERE rowid = {ph}"
+
         def work(conn: Connection) -> None:
             ids = list(blobs)
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start : start + CHUNK]
-                found = conn.execute(
-                    sa.select(memories.c.id, memories.c.rowid, memories.c.namespace).where(
-                        memories.c.id.in_(chunk)
-                    )
+                condition, param = self._id_list("id", chunk, "text")
+                found = conn.exec_driver_sql(
+                    f"SELECT id, rowid, namespace FROM memories WHERE {condition}", (param,)
                 ).all()
                 if not found:
                     continue
-                values = {
-                    "embedding": sa.bindparam("b_blob"),
-                    "embedding_dim": sa.bindparam("b_dim"),
-                    "embedder": fingerprint,
-                }
-                params = [{"b_id": r[0], "b_blob": blobs[r[0]][0], "b_dim": blobs[r[0]][1]} for r in found]
-                if labels is not None:
-                    values["cxd_function"] = sa.bindparam("b_fn")
-                    values["cxd_confidence"] = sa.bindparam("b_conf")
-                    for param in params:
-                        param["b_fn"], param["b_conf"] = labels.get(param["b_id"], (None, None))
-                conn.execute(
-                    sa.update(memories).where(memories.c.id == sa.bindparam("b_id")).values(**values),
-                    params,
-                )
+                rows: list[tuple[Any, ...]] = []
+                for memory_id, rowid, _ in found:
+                    blob, dim = blobs[memory_id]
+                    if labels is None:
+                        rows.append((blob, dim, fingerprint, rowid))
+                    else:
+                        fn, conf = labels.get(memory_id, (None, None))
+                        rows.append((blob, dim, fingerprint, fn, conf, rowid))
+                conn.exec_driver_sql(update, rows)
                 self._append_changes(conn, [(r[0], int(r[1]), r[2]) for r in found], "upsert")
 
         self.run_write(work)
@@ -77,27 +84,15 @@ class EmbeddingStoreMixin(ChangeLogMixin):
         instead of a scan of every stored vector. SQLite's planner, without statistics, prefers
         other indexes, so on SQLite the query names it (``INDEXED BY``).
         """
-        columns = memory_columns(False)
-
-        def work(conn: Connection) -> list[Memory]:
-            params: dict[str, object] = {"limit": limit}
-            if conn.dialect.name == "sqlite":
-                where = PENDING + (" AND namespace = :ns" if namespace is not None else "")
-                names = ", ".join(c.name for c in columns)
-                stmt: sa.Executable = sa.text(
-                    f"SELECT {names} FROM memories INDEXED BY ix_memories_unembedded "
-                    f"WHERE {where} ORDER BY rowid LIMIT :limit"
-                ).columns(*columns)
-                if namespace is not None:
-                    params["ns"] = namespace
-                return [row_to_memory(r) for r in conn.execute(stmt, params).mappings()]
-            clauses = [memories.c.embedding.is_(None), memories.c.status == sa.literal_column("'active'")]
-            if namespace is not None:
-                clauses.append(memories.c.namespace == namespace)
-            query = sa.select(*columns).where(*clauses).order_by(memories.c.rowid).limit(limit)
-            return [row_to_memory(r) for r in conn.execute(query).mappings()]
-
-        return self.run_read(work)
+        names = tuple(c.name for c in memory_columns(False))
+        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        hint = " INDEXED BY ix_memories_unembedded" if self.engine.dialect.name == "sqlite" else ""
+        where = PENDING + (f" AND namespace = {ph}" if namespace is not None else "")
+        sql = f"SELECT {', '.join(names)} FROM memories{hint} WHERE {where} ORDER BY rowid LIMIT {ph}"
+        params = [namespace, limit] if namespace is not None else [limit]
+        rows = self._driver_rows(sql, params)
+        found: list[Memory] = self._driver_memories(names, rows, with_embedding=False)
+        return found
 
     def embedder_counts(self) -> dict[str, int]:
         """Return the number of embedded memories per embedder fingerprint.
