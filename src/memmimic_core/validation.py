@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from .errors import InvalidInputError
@@ -81,12 +82,21 @@ def check_limit(limit: object, maximum: int) -> int:
     return limit
 
 
+@lru_cache(maxsize=4096)
+def _has_control(text: str) -> bool:
+    """Whether ``text`` holds a control, format, private-use or unassigned character (category C*).
+
+    Memoized: the same namespaces, types and tags come back with every write.
+    """
+    return any(unicodedata.category(ch).startswith("C") for ch in text)
+
+
 def check_namespace(namespace: object) -> str:
     """Return a valid namespace: 1–200 printable characters."""
     text = _check_text(namespace, "namespace")
     if not text or len(text) > MAX_NAME_CHARS:
         raise InvalidInputError(f"namespace must be 1 to {MAX_NAME_CHARS} characters, got {len(text)}")
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
+    if _has_control(text):
         raise InvalidInputError(f"namespace {text!r} contains control characters")
     return text
 
@@ -94,7 +104,7 @@ def check_namespace(namespace: object) -> str:
 def check_type(memory_type: object) -> str:
     """Return a valid memory type: 1–64 printable characters."""
     text = _check_text(memory_type, "memory_type").strip()
-    if not text or len(text) > 64 or any(unicodedata.category(ch).startswith("C") for ch in text):
+    if not text or len(text) > 64 or _has_control(text):
         raise InvalidInputError(f"memory_type must be 1 to 64 printable characters, got {memory_type!r}")
     return text
 
@@ -182,6 +192,6 @@ def check_tale_name(name: object) -> str:
             f"tale name {text!r} looks like a path ('/', '\\\\' and '..' are not allowed); tales are "
             "stored in the database, not in files"
         )
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
+    if _has_control(text):
         raise InvalidInputError(f"tale name {text!r} contains control characters")
     return text.strip()

@@ -46,19 +46,21 @@ class ChangeLogMixin(SqlConnection):
 
     def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
         """Return up to ``limit`` changes after ``seq``, oldest first."""
-        c = changes.c
-        stmt = (
-            sa.select(c.seq, c.memory_id, c.rowid, c.namespace, c.op)
-            .where(c.seq > seq)
-            .order_by(c.seq)
-            .limit(limit)
+        # SQL text on the driver (every derived index reads each write's rows back through here)
+        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            "SELECT seq, memory_id, rowid, namespace, op FROM changes "
+            f"WHERE seq > {ph} ORDER BY seq LIMIT {ph}"
         )
-        return self.run_read(
-            lambda conn: [
-                Change(seq=int(r[0]), memory_id=r[1], rowid=int(r[2]), namespace=r[3], op=r[4])
-                for r in conn.execute(stmt)
+
+        def work(conn: Connection) -> list[Change]:
+            rows = conn.exec_driver_sql(sql, (int(seq), int(limit))).all()
+            return [
+                Change(int(s), memory_id, int(rowid), namespace, op)
+                for s, memory_id, rowid, namespace, op in rows
             ]
-        )
+
+        return self.run_read(work)
 
     def generation(self, namespace: str) -> int:
         """Return the newest change's sequence number in ``namespace`` (0 when none)."""

@@ -200,6 +200,8 @@ class DriverReadMixin:
         self, names: Sequence[str], rows: Sequence[tuple[Any, ...]], *, with_embedding: bool
     ) -> list[Memory]:
         _, to_time = self._time_processors
+        # memories written together share their timestamps: each distinct value converted once
+        converted: dict[Any, Any] = {}
         out = []
         for row in rows:
             record = dict(zip(names, row, strict=True))
@@ -207,7 +209,10 @@ class DriverReadMixin:
                 for name in _TIME_COLUMNS:
                     value = record[name]
                     if value is not None:  # NULL stays None through the processors too
-                        record[name] = to_time(value)
+                        when = converted.get(value)
+                        if when is None:
+                            when = converted[value] = to_time(value)
+                        record[name] = when
             out.append(row_to_memory(record, with_embedding=with_embedding))
         return out
 
