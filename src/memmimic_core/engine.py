@@ -291,12 +291,11 @@ class MemMimic(AdminMixin):
 
     def _enrich(self, items: list[NewMemory]) -> list[NewMemory]:
         """Embed (unless write-behind) and classify a batch."""
+        if self._defers_classification():  # write-behind: vectors and labels come in its batch
+            return items
         texts = [m.content for m in items]
         vectors = None if self._embedding.write_behind else self._embedding.embed(texts)
-        if self._defers_classification():
-            labels: list[tuple[str | None, float | None]] = [(None, None)] * len(texts)
-        else:
-            labels = self._classify(texts, vectors)
+        labels = self._classify(texts, vectors)
         fingerprint = None if vectors is None else self._embedding.fingerprint
         out = []
         for i, m in enumerate(items):
