@@ -253,10 +253,7 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
         that pass ``filters`` (four columns: no content, metadata or vectors)."""
         check_namespace(namespace)
         wanted_ids = unique([i for i in ids if isinstance(i, str)])
-        try:
-            wanted_rowids = unique([int(r) for r in rowids])
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"rowids must be integers, got {list(rowids)[:5]!r}") from None
+        wanted_rowids = _rowid_list(rowids)
         if not wanted_ids and not wanted_rowids:
             return []
         driver_where = self._driver_filters(filters)
@@ -289,10 +286,7 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
 
     def get_by_rowid(self, rowids: Sequence[int], *, with_embedding: bool = False) -> list[Memory]:
         """Return memories by their integer key, any namespace, in the order given."""
-        try:
-            wanted = unique([int(r) for r in rowids])
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"rowids must be integers, got {list(rowids)[:5]!r}") from None
+        wanted = _rowid_list(rowids)
         if not wanted:
             return []
         found = self._driver_get_by_rowid(wanted, with_embedding=with_embedding)
@@ -300,10 +294,7 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
 
     def vectors_by_rowid(self, rowids: Sequence[int]) -> list[StoredVector]:
         """Return the stored vectors of memories by their integer key, any namespace, in the order given."""
-        try:
-            wanted = unique([int(r) for r in rowids])
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"rowids must be integers, got {list(rowids)[:5]!r}") from None
+        wanted = _rowid_list(rowids)
         if not wanted:
             return []
         found = self._driver_vectors_by_rowid(wanted)
@@ -528,3 +519,11 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
                 )
 
         self.run_write(work)
+
+
+def _rowid_list(rowids: Sequence[int]) -> list[int]:
+    """The integer keys asked for, each once, in order; anything else is the caller's mistake."""
+    try:
+        return unique([int(r) for r in rowids])
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"rowids must be integers, got {list(rowids)[:5]!r}") from None
