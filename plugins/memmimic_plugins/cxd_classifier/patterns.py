@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -207,12 +208,17 @@ def _language(items: Any) -> frozenset[str] | None:
     out = frozenset([""])
     for op, arg in items:
         part = _element_language(op, arg)
-        if part is None:
+        joined = None if part is None else _joined(out, part)
+        if joined is None:
             return None
-        out = frozenset(a + b for a in out for b in part)
-        if len(out) > _LANGUAGE_CAP:
-            return None
+        out = joined
     return out
+
+
+def _joined(left: Iterable[str], right: Iterable[str]) -> frozenset[str] | None:
+    """Each string of ``left`` followed by each of ``right``, when at most :data:`_LANGUAGE_CAP`."""
+    out = frozenset(a + b for a in left for b in right)
+    return out if len(out) <= _LANGUAGE_CAP else None
 
 
 def _element_language(op: Any, arg: Any) -> frozenset[str] | None:
@@ -230,7 +236,7 @@ def _element_language(op: Any, arg: Any) -> frozenset[str] | None:
         return union if len(union) <= _LANGUAGE_CAP else None
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT) and arg[1] is not _c.MAXREPEAT:
         low, high, body = arg
-        if high > 3 or _language(body) is None:
+        if high > 3:
             return None
         out: set[str] = set()
         for count in range(low, high + 1):
@@ -274,8 +280,8 @@ def _required(items: Any) -> list[Requirement]:
     for op, arg in items:
         spelled = _element_language(op, arg)
         if spelled is not None:
-            joined = frozenset(a + b for a in (run or {""}) for b in spelled)
-            if len(joined) > _LANGUAGE_CAP:
+            joined = _joined(run or {""}, spelled)
+            if joined is None:  # the stretch spells too many strings: start a new one here
                 end_run()
                 joined = spelled
             run = joined

@@ -174,16 +174,13 @@ class SqlStore(DriverReadMixin, EmbeddingStoreMixin, TaleStoreMixin):
         names = tuple(prepared[0][0])
         per_statement = max(1, min(1000, 30_000 // len(names)))
         stamp = bind_time(now) if bind_time is not None else now
-        timed = {"created_at", "updated_at", "valid_from"}
-        rows = [
-            tuple(
-                (stamp if v is now else bind_time(v) if bind_time is not None and v is not None else v)
-                if name in timed
-                else v
-                for name, v in values.items()
-            )
-            for values, _ in prepared
-        ]
+        valid_from = names.index("valid_from")  # the one timestamp not shared by the batch
+        rows = []
+        for values, _ in prepared:
+            cells = [stamp if v is now else v for v in values.values()]
+            if bind_time is not None and cells[valid_from] is not None:
+                cells[valid_from] = bind_time(cells[valid_from])
+            rows.append(tuple(cells))
         row_marks = "(" + ", ".join([ph] * len(names)) + ")"
 
         def work(conn: Connection) -> list[int]:

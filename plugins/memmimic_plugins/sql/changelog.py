@@ -33,7 +33,7 @@ class ChangeLogMixin(SqlConnection):
             self._lock_change_log(conn)
             # the driver's executemany with plain tuples: Core would build and process a
             # parameter dict per row (a third of a 2,000-memory write's Python time)
-            ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            ph = self._placeholder
             conn.exec_driver_sql(
                 f"INSERT INTO changes (memory_id, rowid, namespace, op) VALUES ({ph}, {ph}, {ph}, {ph})",
                 [(i, r, ns, op) for i, r, ns in rows],
@@ -47,7 +47,7 @@ class ChangeLogMixin(SqlConnection):
     def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
         """Return up to ``limit`` changes after ``seq``, oldest first."""
         # SQL text on the driver (every derived index reads each write's rows back through here)
-        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        ph = self._placeholder
         sql = (
             "SELECT seq, memory_id, rowid, namespace, op FROM changes "
             f"WHERE seq > {ph} ORDER BY seq LIMIT {ph}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import exc as sa_exc
@@ -37,6 +38,11 @@ class SqlConnection:
         self._closed = False
         self.pool_meter = PoolMeter(engine)
         self._migrate()
+
+    @cached_property
+    def _placeholder(self) -> str:
+        """The driver's parameter marker for SQL text: ``?`` (sqlite3) or ``%s`` (psycopg)."""
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
 
     # -- transactions and errors ------------------------------------------------------------
 

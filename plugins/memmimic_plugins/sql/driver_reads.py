@@ -50,6 +50,7 @@ class DriverReadMixin:
     # provided by SqlConnection / the dialect store
     engine: Any
     run_read: Any
+    _placeholder: str
 
     def _id_list(self, column: str, values: Sequence[Any], sql_type: str) -> tuple[str, Any]:
         """A condition ``column`` is one of ``values`` with one parameter, and that parameter
@@ -57,11 +58,6 @@ class DriverReadMixin:
         raise NotImplementedError
 
     # -- set-up (lazy: the dialect is known once the engine exists) ------------------------
-
-    @cached_property
-    def _placeholder(self) -> str:
-        """The driver's parameter marker: ``?`` (sqlite3) or ``%s`` (psycopg)."""
-        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
 
     @cached_property
     def _time_processors(self) -> tuple[Processor | None, Processor | None]:

@@ -48,7 +48,7 @@ class EmbeddingStoreMixin(ChangeLogMixin):
 
         # SQL text with the driver's executemany over plain tuples, keyed by rowid: through Core
         # each row's parameters were built and processed one dict at a time
-        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        ph = self._placeholder
         assign = f"embedding = {ph}, embedding_dim = {ph}, embedder = {ph}"
         if labels is not None:
             assign += f", cxd_function = {ph}, cxd_confidence = {ph}"
@@ -85,7 +85,7 @@ class EmbeddingStoreMixin(ChangeLogMixin):
         other indexes, so on SQLite the query names it (``INDEXED BY``).
         """
         names = tuple(c.name for c in memory_columns(False))
-        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        ph = self._placeholder
         hint = " INDEXED BY ix_memories_unembedded" if self.engine.dialect.name == "sqlite" else ""
         where = PENDING + (f" AND namespace = {ph}" if namespace is not None else "")
         sql = f"SELECT {', '.join(names)} FROM memories{hint} WHERE {where} ORDER BY rowid LIMIT {ph}"
