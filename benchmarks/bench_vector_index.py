@@ -9,7 +9,7 @@ run, building its index from that storage exactly as the engine does (``sync()``
 * build: seconds for the first ``sync()`` (reading every embedding from SQLite + indexing);
 * reopen: seconds for a new instance to load the saved index from disk (FAISS only);
 * search latency p50 / p95 over ``--queries`` queries, index only (``auto_sync: false``);
-* recall@10 against exact search (faiss flat) for two query sets: LoCoMo questions (hashing
+* recall@10 against exact search (faiss flat at float32) for two query sets: LoCoMo questions (hashing
   embedded: the usual case) and uniformly random unit vectors (the worst case for
   approximate indexes: no neighbour stands out);
 * variants that share settings with the one before (``ef_search``, ``nprobe``) load its saved
@@ -45,7 +45,9 @@ LOCOMO = Path(
 )
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "numpy": ("numpy", {}),
+    "faiss-flat-fp32": ("faiss", {"kind": "flat", "precision": "float32"}),
     "faiss-flat": ("faiss", {"kind": "flat"}),
+    "faiss-hnsw-fp32": ("faiss", {"kind": "hnsw", "precision": "float32"}),
     "faiss-hnsw": ("faiss", {"kind": "hnsw"}),
     "faiss-hnsw-ef128": ("faiss", {"kind": "hnsw", "ef_search": 128}),
     "faiss-ivf": ("faiss", {"kind": "ivf"}),
@@ -138,7 +140,8 @@ def child(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     backend, options = VARIANTS[variant]
     options = {**options, "auto_sync": False}
     if backend == "faiss":
-        options["path"] = str(args.data_dir / f"faiss-{options['kind']}")
+        suffix = "-fp32" if options.get("precision") == "float32" else ""  # the default: float16
+        options["path"] = str(args.data_dir / f"faiss-{options['kind']}{suffix}")
     backends, context = open_store(args.data_dir)
     sets = queries(args.locomo, args.queries)
     rss_before = rss_mb()
@@ -208,7 +211,7 @@ def main() -> None:
             done = subprocess.run(command, check=True, capture_output=True, text=True)
             results[variant] = json.loads(done.stdout.splitlines()[-1])
             print(f"done {variant}: build {results[variant]['build_s']:.1f}s", file=sys.stderr)
-    exact = results.get("faiss-flat") or results["numpy"]
+    exact = results.get("faiss-flat-fp32") or results.get("numpy") or results["faiss-flat"]
     for figures in results.values():
         for name in ("questions", "random"):
             hits = [

@@ -43,6 +43,12 @@ class TestFaissHnswContract(VectorIndexContract):
 
 
 @pytest.mark.usefixtures("default_storage_only")
+class TestFaissFlatFloat32Contract(VectorIndexContract):
+    backend_name = "faiss"
+    backend_options = {"kind": "flat", "precision": "float32"}
+
+
+@pytest.mark.usefixtures("default_storage_only")
 class TestFaissFlatWithoutAutoSyncContract(VectorIndexContract):
     backend_name = "faiss"
     backend_options = {"kind": "flat", "auto_sync": False}
@@ -121,6 +127,68 @@ def test_changed_settings_rebuild(storage: Storage, backend_context: BackendCont
     assert hnsw.stats()["namespaces"]["ns"]["kind"] == "hnsw"
 
 
+@pytest.mark.usefixtures("default_storage_only")
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_float16_ranks_and_scores_as_float32(
+    storage: Storage, backend_context: BackendContext, kind: str
+) -> None:
+    """Half floats change a unit vector's inner products by ~1e-4: the same neighbours, in the
+    same order, and scores that agree to 1e-3 (queries near stored vectors, where ties are rare)."""
+    vectors = unit_vectors(2200, 64, seed=21)
+    add(storage, "ns", vectors)
+    extra = {"nprobe": 64} if kind == "ivf" else {}  # every cell: what differs is the precision alone
+    half = index(
+        backend_context, kind=kind, precision="float16", path=str(backend_context.data_dir / "h"), **extra
+    )
+    full = index(
+        backend_context, kind=kind, precision="float32", path=str(backend_context.data_dir / "f"), **extra
+    )
+    rng = np.random.default_rng(22)
+    queries = vectors[rng.choice(len(vectors), 25, replace=False)] + 0.3 * unit_vectors(25, 64, seed=23)
+    for query in queries / np.linalg.norm(queries, axis=1, keepdims=True):
+        got, want = half.search("ns", query, 10), full.search("ns", query, 10)
+        assert [c.memory_id for c in got][:5] == [c.memory_id for c in want][:5]
+        assert len({c.memory_id for c in got} & {c.memory_id for c in want}) >= 9
+        assert max(abs(a.score - b.score) for a, b in zip(got, want, strict=True)) < 1e-3
+    assert half.stats()["namespaces"]["ns"]["precision"] == "float16"
+    assert full.stats()["namespaces"]["ns"]["precision"] == "float32"
+
+
+@pytest.mark.usefixtures("default_storage_only")
+def test_float16_snapshots_are_half_the_size(storage: Storage, backend_context: BackendContext) -> None:
+    add(storage, "ns", unit_vectors(1000, 128, seed=24))
+    sizes = {}
+    for precision in ("float16", "float32"):
+        folder = backend_context.data_dir / precision
+        idx = index(backend_context, precision=precision, path=str(folder))
+        idx.sync()
+        idx.close()
+        sizes[precision] = sum(f.stat().st_size for f in folder.glob("ns-*"))
+    vectors_bytes = 1000 * 128 * 4
+    assert sizes["float32"] - sizes["float16"] == pytest.approx(vectors_bytes / 2, rel=0.05)
+
+
+def test_changed_precision_rebuilds_and_float32_snapshots_keep_loading(
+    storage: Storage, backend_context: BackendContext
+) -> None:
+    """A float32 snapshot written before the option existed (no precision in its settings) loads
+    as float32; asking for float16 rebuilds it once."""
+    add(storage, "ns", unit_vectors(10, 16, seed=25))
+    old = index(backend_context, precision="float32")
+    old.sync()
+    old.close()
+    meta_file = backend_context.data_dir / "faiss" / "meta.json"
+    assert "precision" not in json.loads(meta_file.read_text())["params"]
+    again = index(backend_context, precision="float32")
+    again.sync()
+    assert again.stats()["rebuilds"] == 0
+    again.close()
+    half = index(backend_context, precision="float16")
+    half.sync()
+    assert half.stats()["last_rebuild_reason"] == "index settings changed"
+    assert half.stats()["namespaces"]["ns"]["precision"] == "float16"
+
+
 def test_an_emptied_namespace_loses_its_file(storage: Storage, backend_context: BackendContext) -> None:
     (mid,) = add(storage, "gone", unit_vectors(1, 16, seed=3))
     add(storage, "kept", unit_vectors(1, 16, seed=4))
@@ -184,7 +252,13 @@ def test_hnsw_tombstones_are_compacted(storage: Storage, backend_context: Backen
     for mid in stored[60:100]:
         storage.delete(mid, "ns")
     idx.sync()
-    assert idx.stats()["namespaces"]["ns"] == {"kind": "hnsw", "count": 300, "tombstones": 0, "m": 32}
+    assert idx.stats()["namespaces"]["ns"] == {
+        "kind": "hnsw",
+        "count": 300,
+        "tombstones": 0,
+        "m": 32,
+        "precision": "float16",
+    }
     assert best(idx, "ns", vectors[250]) == stored[250]
     assert not set(stored[:100]) & {c.memory_id for c in idx.search("ns", vectors[5], 50)}
 

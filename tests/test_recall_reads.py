@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,42 @@ def test_a_filter_applies_to_candidates_and_to_lifted_neighbours(tmp_path: Path)
         got = m.recall("tomatoes", limit=10, memory_type="interaction")
         assert got and all(h.memory.memory_type == "interaction" for h in got)
         assert all("context" not in h.sources or h.memory.memory_type == "interaction" for h in got)
+
+
+def _recalls_and_threads(data_dir: Path, parallel: bool) -> tuple[list[list[tuple[str, float]]], list[str]]:
+    """Three recalls' (content, score) lists, and the threads the vector index searched in."""
+    texts = [
+        f"note {i}: the {w} of the garden in spring" for i, w in enumerate(["beans", "roses", "fence"] * 12)
+    ]
+    cfg = model_free_config(
+        data_dir,
+        performance={"parallel_retrievers": parallel},
+        ranker={"backend": "weighted", "context_weight": 0.3},
+    )
+    with MemMimic(cfg) as m:
+        m.remember_many(texts)
+        threads: list[str] = []
+        real_search = m.vector_index.search
+
+        def noting_search(*args: Any, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return real_search(*args, **kwargs)
+
+        m.vector_index.search = noting_search  # type: ignore[method-assign]  # the real index, observed
+        hits = [
+            [(h.memory.content, round(h.score, 9)) for h in m.recall(q, limit=6)]
+            for q in ("roses in spring", "garden fence", "beans")
+        ]
+    return hits, threads
+
+
+def test_parallel_and_sequential_retrievers_agree(tmp_path: Path) -> None:
+    """``performance.parallel_retrievers`` moves the semantic source to a worker thread and
+    changes nothing else: the same hits, in the same order, with the same scores."""
+    sequential, in_threads = _recalls_and_threads(tmp_path / "sequential", parallel=False)
+    parallel, pool_threads = _recalls_and_threads(tmp_path / "parallel", parallel=True)
+    main = threading.main_thread().name
+    assert in_threads and set(in_threads) == {main}
+    assert pool_threads and main not in pool_threads
+    assert parallel == sequential
+    assert all(sequential)

@@ -346,16 +346,20 @@ class RecallPipeline:
         lifted: list[_Draft] = []
         for rowid, memory in by_rowid.items():
             hit = own.get(rowid)
+            before, after = own.get(rowid - 1), own.get(rowid + 1)
+            if before is None and after is None:  # most candidates: no found neighbour
+                if hit is not None:
+                    lifted.append(hit)
+                continue
             base = hit.score if hit is not None else 0.0
-            best = max(
-                (
-                    own[n]
-                    for n in (rowid - 1, rowid + 1)
-                    if n in own and n in by_rowid and self._close_in_time(memory, by_rowid[n])
-                ),
-                key=lambda h: h.score,
-                default=None,
-            )
+            best = None
+            for near in (before, after):
+                if (
+                    near is not None
+                    and (best is None or near.score > best.score)
+                    and self._close_in_time(memory, near.memory)
+                ):
+                    best = near
             if best is None or best.score <= 0:
                 if hit is not None:
                     lifted.append(hit)  # nothing to lift it by: as it was

@@ -154,9 +154,12 @@ class DriverReadMixin:
         if rowids:
             rows += self._driver_select(_REF_SELECT, namespace, where, rowids=rowids)
         found: dict[int, MemoryRef] = {}
+        converted: dict[Any, Any] = {}  # memories written together share their timestamp
         for memory_id, rowid, memory_type, created_at in rows:
-            created = to_time(created_at) if to_time is not None else created_at
-            found[int(rowid)] = MemoryRef(
+            created = converted.get(created_at)
+            if created is None:
+                created = converted[created_at] = to_time(created_at) if to_time is not None else created_at
+            found[rowid] = MemoryRef(
                 id=memory_id, rowid=int(rowid), memory_type=memory_type, created_at=created
             )
         return list(found.values())
