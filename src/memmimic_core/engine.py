@@ -232,7 +232,8 @@ class MemMimic(AdminMixin):
                 (
                     f"{sum(foreign.values())} stored embeddings were made by "
                     f"{', '.join(sorted(foreign))}, not by the configured {current}; semantic recall "
-                    "is off until you run `memmimic reembed`"
+                    "is off until you run `memmimic reembed`, or configure the embedder that made "
+                    "them again"
                 )
                 if foreign
                 else None
