@@ -105,20 +105,6 @@ def merge_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[s
     return out
 
 
-def _with_model_cache(config: dict[str, Any]) -> dict[str, Any]:
-    """Keep the ONNX export of a sentence-transformers model out of the throwaway data_dir."""
-    embedder = config.get("embedder")
-    if (
-        isinstance(embedder, dict)
-        and embedder.get("backend") == "sentence-transformers"
-        and not embedder.get("cache_dir")
-    ):
-        from platformdirs import user_cache_dir
-
-        config["embedder"] = {**embedder, "cache_dir": str(Path(user_cache_dir("memmimic")) / "models")}
-    return config
-
-
 def _shared_key(config: Mapping[str, Any]) -> str:
     effective = load_config({k: v for k, v in config.items() if k != "data_dir"}).to_dict()
     return json.dumps({k: effective.get(k) for k in _SHARED_SECTIONS}, sort_keys=True, default=str)
@@ -210,7 +196,8 @@ def run_quality(
         questions=dataset.question_count,
         evidence_notes=dataset.notes.to_dict(),
     )
-    configs = [_with_model_cache(merge_config(base_config or {}, p.config)) for p in presets]
+    # the embedder's own default keeps its ONNX export in the per-user model cache, not the throwaway data_dir
+    configs = [merge_config(base_config or {}, p.config) for p in presets]
     groups: dict[str, list[int]] = {}
     for i, config in enumerate(configs):
         groups.setdefault(_shared_key(config), []).append(i)
