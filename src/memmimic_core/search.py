@@ -346,14 +346,9 @@ class RecallPipeline:
         lifted: list[_Draft] = []
         for rowid, memory in by_rowid.items():
             hit = own.get(rowid)
-            before, after = own.get(rowid - 1), own.get(rowid + 1)
-            if before is None and after is None:  # most candidates: no found neighbour
-                if hit is not None:
-                    lifted.append(hit)
-                continue
             base = hit.score if hit is not None else 0.0
             best = None
-            for near in (before, after):
+            for near in (own.get(rowid - 1), own.get(rowid + 1)):
                 if (
                     near is not None
                     and (best is None or near.score > best.score)

@@ -56,12 +56,12 @@ class ShardParams:
     tombstone_ratio: float = 0.2
     precision: str = "float32"  # or "float16"
 
-    def codes(self, dim: int) -> Any:
-        """A flat FAISS index storing vectors at this precision (inner product)."""
+    def index(self, dim: int, layout: str) -> Any:
+        """A FAISS inner-product index: ``layout`` (``IDMap2``, ``HNSW32``, ``IVF100``) over the
+        vectors stored at this precision (``Flat``: float32, ``SQfp16``: half floats)."""
         faiss = _faiss()
-        if self.precision == "float16":
-            return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-        return faiss.IndexFlatIP(dim)
+        storage = "SQfp16" if self.precision == "float16" else "Flat"
+        return faiss.index_factory(dim, f"{layout},{storage}", faiss.METRIC_INNER_PRODUCT)
 
     def nlist_for(self, n: int) -> int:
         """The number of IVF lists for ``n`` vectors (√n unless configured)."""
@@ -146,7 +146,7 @@ class FlatShard(Shard):
 
     def __init__(self, dim: int, params: ShardParams) -> None:
         super().__init__(dim, params)
-        self.index = _faiss().IndexIDMap2(params.codes(dim))
+        self.index = params.index(dim, "IDMap2")
 
     def _add(self, rowids: np.ndarray[Any, Any], vectors: Vector) -> None:
         self.index.add_with_ids(vectors, rowids)
@@ -168,13 +168,7 @@ class HnswShard(Shard):
 
     def __init__(self, dim: int, params: ShardParams) -> None:
         super().__init__(dim, params)
-        faiss = _faiss()
-        if params.precision == "float16":
-            self.index = faiss.IndexHNSWSQ(
-                dim, faiss.ScalarQuantizer.QT_fp16, params.hnsw_m, faiss.METRIC_INNER_PRODUCT
-            )
-        else:
-            self.index = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        self.index = params.index(dim, f"HNSW{params.hnsw_m}")
         self.index.hnsw.efConstruction = params.ef_construction
         self.labels: list[int] = []  # label → rowid, -1 once dead
         self.label_of: dict[int, int] = {}
@@ -244,18 +238,7 @@ class IvfShard(Shard):
         if training is not None:
             faiss = _faiss()
             nlist = params.nlist_for(len(training))
-            if params.precision == "float16":
-                self.index = faiss.IndexIVFScalarQuantizer(
-                    faiss.IndexFlatIP(dim),
-                    dim,
-                    nlist,
-                    faiss.ScalarQuantizer.QT_fp16,
-                    faiss.METRIC_INNER_PRODUCT,
-                )
-            else:
-                self.index = faiss.IndexIVFFlat(
-                    faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT
-                )
+            self.index = params.index(dim, f"IVF{nlist}")
             self.index.set_direct_map_type(faiss.DirectMap.Hashtable)
             self.index.cp.seed = 1234
             self.index.train(np.ascontiguousarray(training, dtype=np.float32))

@@ -66,6 +66,25 @@ class DriverReadMixin:
         kind = memories.c.created_at.type.dialect_impl(dialect)  # every timestamp column is UTCDateTime
         return kind.bind_processor(dialect), kind.result_processor(dialect, None)
 
+    def _time_reader(self) -> Processor:
+        """A converter of one read's stored timestamps to datetimes (``None`` stays ``None``).
+
+        Memories written together share their timestamps, so each distinct value converts once.
+        """
+        _, to_time = self._time_processors
+        if to_time is None:
+            return lambda value: value
+        converted: dict[Any, Any] = {None: None}
+
+        def read(value: Any) -> Any:
+            try:
+                return converted[value]
+            except KeyError:
+                when = converted[value] = to_time(value)
+                return when
+
+        return read
+
     # -- statements ------------------------------------------------------------------------
 
     def _driver_filters(self, filters: Filters | None) -> tuple[list[str], list[Any]] | None:
@@ -149,19 +168,16 @@ class DriverReadMixin:
         ids: Sequence[str],
         rowids: Sequence[int],
     ) -> list[MemoryRef]:
-        _, to_time = self._time_processors
+        read_time = self._time_reader()
         rows = self._driver_select(_REF_SELECT, namespace, where, ids=ids) if ids else []
         if rowids:
             rows += self._driver_select(_REF_SELECT, namespace, where, rowids=rowids)
         found: dict[int, MemoryRef] = {}
-        converted: dict[Any, Any] = {}  # memories written together share their timestamp
         for memory_id, rowid, memory_type, created_at in rows:
-            created = converted.get(created_at)
-            if created is None:
-                created = converted[created_at] = to_time(created_at) if to_time is not None else created_at
-            found[rowid] = MemoryRef(
-                id=memory_id, rowid=int(rowid), memory_type=memory_type, created_at=created
+            ref = MemoryRef(
+                id=memory_id, rowid=int(rowid), memory_type=memory_type, created_at=read_time(created_at)
             )
+            found[ref.rowid] = ref
         return list(found.values())
 
     def _driver_get(
@@ -198,20 +214,12 @@ class DriverReadMixin:
     def _driver_memories(
         self, names: Sequence[str], rows: Sequence[tuple[Any, ...]], *, with_embedding: bool
     ) -> list[Memory]:
-        _, to_time = self._time_processors
-        # memories written together share their timestamps: each distinct value converted once
-        converted: dict[Any, Any] = {}
+        read_time = self._time_reader()
         out = []
         for row in rows:
             record = dict(zip(names, row, strict=True))
-            if to_time is not None:
-                for name in _TIME_COLUMNS:
-                    value = record[name]
-                    if value is not None:  # NULL stays None through the processors too
-                        when = converted.get(value)
-                        if when is None:
-                            when = converted[value] = to_time(value)
-                        record[name] = when
+            for name in _TIME_COLUMNS:
+                record[name] = read_time(record[name])
             out.append(row_to_memory(record, with_embedding=with_embedding))
         return out
 
