@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -233,6 +235,56 @@ def test_given_vectors_give_the_same_answer_without_embedding(tmp_path: Path) ->
     assert embedder.calls == []
     with pytest.raises(InvalidInputError, match="do not match"):
         classifier.classify_embedded(texts, vectors[:1])
+
+
+def test_the_embedding_signal_equals_a_float64_reference(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    classifier = make(context_with(embedder, tmp_path))
+    texts = [f"Entry {i}: the build on host {i % 7} took {i} minutes, restart it." for i in range(300)]
+    vectors = embedder.embed(texts)
+    got = classifier.probabilities(texts, vectors)["embedding"]
+    examples = classifier._vectors.get(embedder).astype(np.float64)
+    sims = vectors.astype(np.float64) @ examples.T
+    o = classifier.options
+    per_class = np.empty((len(texts), 3))
+    for index in range(3):
+        columns = np.sort(sims[:, classifier._examples.labels == index], axis=1)
+        per_class[:, index] = columns[:, -min(o.top_k, columns.shape[1]) :].mean(axis=1)
+    z = per_class / o.temperature
+    want = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(got, want / want.sum(axis=1, keepdims=True), atol=1e-5)
+
+
+def _other_threads_cpu() -> float:
+    """CPU seconds of this process's threads other than the calling one (Linux)."""
+    me = str(threading.get_native_id())
+    total = 0
+    for tid in os.listdir("/proc/self/task"):
+        if tid == me:
+            continue
+        try:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads per-thread CPU from /proc")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no BLAS helper thread to wake")
+def test_a_batch_wakes_no_blas_helper_threads(tmp_path: Path) -> None:
+    # numpy's OpenBLAS runs a 512 x 384 x 108 product on every core and its helper then spins
+    # for up to ~0.1 s; in the write-behind batch that spin took a core from the encoder
+    embedder = HashingEmbedder()
+    classifier = make(context_with(embedder, tmp_path))
+    texts = [f"note {i}: call the plumber about the {i % 9} taps" for i in range(512)]
+    vectors = embedder.embed(texts)
+    classifier.classify_embedded(texts, vectors)  # the example vectors made and cached
+    before = _other_threads_cpu()
+    for _ in range(20):
+        classifier.classify_embedded(texts, vectors)
+        time.sleep(0.02)  # the gap in which a spinning helper would burn its core
+    assert _other_threads_cpu() - before < 0.1
 
 
 def test_probabilities_are_distributions(tmp_path: Path) -> None:

@@ -160,10 +160,10 @@ class CxdClassifier:
 
     def _embedding_probabilities(self, texts: list[str], vectors: Vector | None) -> Matrix:
         embedder = self._get_embedder()
-        examples = self._vectors.get(embedder).astype(np.float64)
+        examples = self._vectors.get(embedder)
         o = self.options
         if vectors is not None:
-            embedded = np.asarray(vectors, dtype=np.float64)
+            embedded = np.asarray(vectors, dtype=np.float32)
             if embedded.shape != (len(texts), examples.shape[1]):
                 raise InvalidInputError(
                     f"classify_embedded(): vectors of shape {embedded.shape} do not match "
@@ -172,11 +172,15 @@ class CxdClassifier:
         else:
             embedded = np.vstack(
                 [
-                    np.asarray(embedder.embed(texts[i : i + o.batch_size]), dtype=np.float64)
+                    np.asarray(embedder.embed(texts[i : i + o.batch_size]), dtype=np.float32)
                     for i in range(0, len(texts), o.batch_size)
                 ]
             )
-        sims = embedded @ examples.T  # (n, n_examples): cosine, rows are normalized
+        # (n, n_examples) cosines, rows are normalized. einsum's own loop, not `@`: numpy's
+        # OpenBLAS splits even this small product over both cores, and its helper thread then
+        # spins ~0.1 s waiting for more, on top of the encoder working on the next batch
+        # (measured: 0.29 CPU-s per 2,000 memories, the encoder 5 % slower); 1.7 ms a batch of 512
+        sims = np.einsum("ij,kj->ik", embedded, examples).astype(np.float64)
         per_class = np.empty((len(texts), len(CXD_FUNCTIONS)))
         for index in range(len(CXD_FUNCTIONS)):
             columns = sims[:, self._examples.labels == index]
