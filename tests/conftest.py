@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,3 +87,25 @@ def memory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
                 storage.drop_schema()  # type: ignore[attr-defined]
             finally:
                 storage.close()
+
+
+def other_threads_cpu() -> float:
+    """CPU seconds of this process's threads other than the calling one (Linux)."""
+    me = str(threading.get_native_id())
+    total = 0
+    for tid in os.listdir("/proc/self/task"):
+        if tid == me:
+            continue
+        try:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+#: for tests that read per-thread CPU (Linux) and need a second core for a helper thread to use
+needs_thread_cpu = pytest.mark.skipif(
+    not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
+    reason="reads per-thread CPU from /proc, on at least two cores",
+)
