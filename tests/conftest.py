@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,23 +89,15 @@ def memory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
                 storage.close()
 
 
-def other_threads_cpu() -> float:
-    """CPU seconds of this process's threads other than the calling one (Linux)."""
-    me = str(threading.get_native_id())
-    total = 0
-    for tid in os.listdir("/proc/self/task"):
-        if tid == me:
-            continue
-        try:
-            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the thread ended meanwhile
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+def other_threads_cpu_during(call: Callable[[], object], repeats: int = 20, gap: float = 0.02) -> float:
+    """CPU seconds this process's other threads used while ``call`` ran ``repeats`` times,
+    ``gap`` seconds apart (the gaps are where a spinning helper thread would burn its core)."""
+    process, thread = time.process_time(), time.thread_time()
+    for _ in range(repeats):
+        call()
+        time.sleep(gap)
+    return (time.process_time() - process) - (time.thread_time() - thread)
 
 
-#: for tests that read per-thread CPU (Linux) and need a second core for a helper thread to use
-needs_thread_cpu = pytest.mark.skipif(
-    not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
-    reason="reads per-thread CPU from /proc, on at least two cores",
-)
+#: for tests of helper threads: they need a second core to run on
+needs_two_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no helper thread to wake")
